@@ -1,0 +1,421 @@
+/*
+ * lua_mmc: the Lua face of mmc.
+ *
+ * This file only translates: it checks arguments (a programmer's mistake is raised, naming the
+ * argument), turns option tables and MMC_* environment variables into an mmc_config, calls the
+ * Lua-free core in src/, and turns its results into Lua values:
+ *
+ *     status, nil, body        on a 2xx answer
+ *     status, message, body    on any other answer (or a 2xx whose body is not JSON)
+ *     nil, message             when no answer arrived (DNS, connect, TLS, timeout, ...)
+ *
+ * where body is the answer's JSON decoded by a private lua-cjson instance (cjson.new(), so a
+ * host's global cjson settings never apply) and never holds a token.
+ *
+ * No C state is global: the module's state (the default client and the JSON decoder) is a
+ * table that every function receives as its first upvalue, so the module can be loaded into
+ * any number of Lua states on any number of threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_mmc_compat.h"
+#include "src/client.h"
+#include "src/json_scan.h"
+#include "src/version.h"
+
+#define CLIENT_METATABLE "mmc.client"
+#define STATE_DEFAULT_CLIENT "default"
+#define STATE_JSON_DECODE "decode"
+#define MAX_BODY_LIMIT (1024L * 1024 * 1024)
+
+typedef struct client_box {
+    mmc_client *client; /* NULL once closed */
+} client_box;
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+typedef struct option_spec {
+    const char *name;
+    int lua_type;
+    const char *environment; /* the variable that fills it when it is not given, or NULL */
+} option_spec;
+
+static const option_spec option_specs[] = {
+    {"app_id", LUA_TSTRING, "MMC_APP_ID"},
+    {"app_key", LUA_TSTRING, "MMC_APP_KEY"},
+    {"user_id", LUA_TSTRING, "MMC_USER_ID"},
+    {"corp_id", LUA_TSTRING, "MMC_CORP_ID"},
+    {"sp", LUA_TBOOLEAN, NULL},
+    {"endpoint", LUA_TSTRING, "MMC_ENDPOINT"},
+    {"ca_file", LUA_TSTRING, "MMC_CA_FILE"},
+    {"ssl_verify", LUA_TBOOLEAN, NULL},
+    {"allow_http", LUA_TBOOLEAN, NULL},
+    {"timeout", LUA_TNUMBER, NULL},
+    {"connect_timeout", LUA_TNUMBER, NULL},
+    {"max_body", LUA_TNUMBER, NULL},
+    {NULL, 0, NULL},
+};
+
+/* Raises unless every key of the options table (at `arg`) is a known option of the right
+ * type: a misspelt key would otherwise be silently ignored. */
+static void check_option_names(lua_State *L, int arg) {
+    lua_pushnil(L);
+    while (lua_next(L, arg) != 0) {
+        const option_spec *spec = NULL;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *key = lua_tostring(L, -2);
+            for (spec = option_specs; spec->name != NULL; spec++)
+                if (strcmp(spec->name, key) == 0)
+                    break;
+        }
+        if (spec == NULL || spec->name == NULL) {
+            lua_pushvalue(L, -2);
+            const char *key = luaL_tolstring(L, -1, NULL);
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", key));
+        }
+        if (lua_type(L, -1) != spec->lua_type)
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "option '%s' must be a %s, got %s", spec->name,
+                                          lua_typename(L, spec->lua_type), luaL_typename(L, -1)));
+        lua_pop(L, 1);
+    }
+}
+
+/* A string option from the table, else from its environment variable, else NULL. The Lua
+ * string stays alive while the options table is on the stack. */
+static const char *string_option(lua_State *L, int arg, const char *name) {
+    const char *value = NULL;
+    size_t length = 0;
+    lua_getfield(L, arg, name);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        value = lua_tolstring(L, -1, &length);
+        if (strlen(value) != length)
+            luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must not contain NUL", name));
+    }
+    lua_pop(L, 1);
+    if (value == NULL) {
+        for (const option_spec *spec = option_specs; spec->name != NULL; spec++) {
+            if (strcmp(spec->name, name) == 0 && spec->environment != NULL) {
+                value = getenv(spec->environment);
+                if (value != NULL && value[0] == '\0')
+                    value = NULL;
+            }
+        }
+    }
+    return value;
+}
+
+static int boolean_option(lua_State *L, int arg, const char *name, int fallback) {
+    lua_getfield(L, arg, name);
+    int value = lua_isnil(L, -1) ? fallback : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return value;
+}
+
+static double number_option(lua_State *L, int arg, const char *name, double fallback) {
+    lua_getfield(L, arg, name);
+    double value = lua_isnil(L, -1) ? fallback : (double)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return value;
+}
+
+/* Builds a client from the options table at `arg` (or none, when it is nil) and the
+ * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when
+ * options were given, else as a bad environment. */
+static void push_new_client(lua_State *L, int arg) {
+    int from_environment_only = lua_isnoneornil(L, arg);
+    if (lua_isnoneornil(L, arg)) {
+        lua_newtable(L);
+        lua_replace(L, arg);
+    }
+    luaL_checktype(L, arg, LUA_TTABLE);
+    check_option_names(L, arg);
+
+    mmc_config config;
+    mmc_config_defaults(&config);
+    config.app_id = string_option(L, arg, "app_id");
+    config.app_key = string_option(L, arg, "app_key");
+    config.user_id = string_option(L, arg, "user_id");
+    config.sp_mode = boolean_option(L, arg, "sp", 0);
+    /* MMC_CORP_ID applies only to a client that asked for SP mode. */
+    lua_getfield(L, arg, "corp_id");
+    int corp_id_given = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (corp_id_given || config.sp_mode)
+        config.corp_id = string_option(L, arg, "corp_id");
+    config.endpoint = string_option(L, arg, "endpoint");
+    config.ca_file = string_option(L, arg, "ca_file");
+    config.ssl_verify = boolean_option(L, arg, "ssl_verify", 1);
+    config.allow_http = boolean_option(L, arg, "allow_http", 0);
+    config.timeout = number_option(L, arg, "timeout", config.timeout);
+    config.connect_timeout = number_option(L, arg, "connect_timeout", config.connect_timeout);
+    double max_body = number_option(L, arg, "max_body", (double)config.max_body);
+    if (!(max_body >= 1 && max_body <= (double)MAX_BODY_LIMIT) || max_body != (double)(long)max_body)
+        luaL_argerror(L, arg, "option 'max_body' must be a whole number of bytes from 1 to 1 GiB");
+    config.max_body = (size_t)max_body;
+
+    /* The userdata comes first, so that whatever happens next it is collected. */
+    client_box *box = mmc_compat_newuserdata(L, sizeof *box);
+    box->client = NULL;
+    luaL_setmetatable(L, CLIENT_METATABLE);
+
+    mmc_buffer problem;
+    mmc_buffer_init(&problem);
+    box->client = mmc_client_new(&config, &problem);
+    if (box->client == NULL) {
+        lua_pushstring(L, mmc_buffer_text(&problem));
+        mmc_buffer_free(&problem);
+        if (from_environment_only)
+            luaL_error(L, "mmc: bad MMC_* environment variable: %s", lua_tostring(L, -1));
+        luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+    mmc_buffer_free(&problem);
+}
+
+/* ---- clients ---------------------------------------------------------------------------- */
+
+static client_box *check_box(lua_State *L, int arg) {
+    return luaL_checkudata(L, arg, CLIENT_METATABLE);
+}
+
+/* The open client at `arg`, ready for a call that authenticates: raises when it is closed or
+ * lacks credentials, since both are mistakes in the calling program. */
+static mmc_client *check_ready_client(lua_State *L, int arg) {
+    client_box *box = check_box(L, arg);
+    if (box->client == NULL)
+        luaL_error(L, "mmc: the client is closed");
+    const char *missing = mmc_client_missing_credential(box->client);
+    if (missing != NULL)
+        luaL_error(L,
+                   "mmc: %s is not set: pass %s to mmc.configure{} or mmc.new{}, or set the "
+                   "environment variable MMC_%s",
+                   missing, missing, strcmp(missing, "app_id") == 0 ? "APP_ID" : "APP_KEY");
+    return box->client;
+}
+
+/* Pushes the module's default client, creating it from the environment on first use. */
+static int push_default_client(lua_State *L) {
+    lua_getfield(L, lua_upvalueindex(1), STATE_DEFAULT_CLIENT);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L); /* no options: the environment alone */
+        push_new_client(L, lua_gettop(L));
+        lua_pushvalue(L, -1);
+        lua_setfield(L, lua_upvalueindex(1), STATE_DEFAULT_CLIENT);
+        lua_remove(L, -2);
+    }
+    return lua_gettop(L);
+}
+
+static int client_close(lua_State *L) {
+    client_box *box = check_box(L, 1);
+    mmc_client_free(box->client);
+    box->client = NULL;
+    return 0;
+}
+
+static int client_tostring(lua_State *L) {
+    client_box *box = check_box(L, 1);
+    if (box->client == NULL)
+        lua_pushstring(L, "mmc.client (closed)");
+    else
+        lua_pushfstring(L, "mmc.client (app_id '%s', %s)", mmc_client_app_id(box->client),
+                        mmc_client_endpoint(box->client));
+    return 1;
+}
+
+/* ---- results ---------------------------------------------------------------------------- */
+
+/* Decodes a JSON body with the module's private cjson. Pushes the value, or nil when the body
+ * is empty or cjson refuses it (the core has already judged the body and set a message). */
+static void push_decoded_body(lua_State *L, const mmc_result *result) {
+    if (result->body == NULL || result->body_length == 0) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_getfield(L, lua_upvalueindex(1), STATE_JSON_DECODE);
+    lua_pushlstring(L, result->body, result->body_length);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return;
+    }
+    if (lua_istable(L, -1)) {
+        /* The token lives in the client and nowhere else. */
+        lua_pushnil(L);
+        lua_setfield(L, -2, "accessToken");
+        lua_pushnil(L);
+        lua_setfield(L, -2, "refreshToken");
+    }
+}
+
+static int push_result(lua_State *L, mmc_result *result) {
+    if (result->status == 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, mmc_buffer_text(&result->message));
+        mmc_result_free(result);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)result->status);
+    if (result->message.length > 0)
+        lua_pushlstring(L, result->message.data, result->message.length);
+    else
+        lua_pushnil(L);
+    mmc_buffer_free(&result->message);
+    push_decoded_body(L, result);
+    return 3;
+}
+
+/* ---- calls ------------------------------------------------------------------------------ */
+
+static int do_auth(lua_State *L, int client_arg) {
+    mmc_client *client = check_ready_client(L, client_arg);
+    mmc_result result;
+    mmc_result_init(&result);
+    mmc_client_auth(client, &result);
+    return push_result(L, &result);
+}
+
+static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
+    size_t id_length = 0;
+    const char *id = lua_type(L, id_arg) == LUA_TSTRING ? lua_tolstring(L, id_arg, &id_length) : NULL;
+    if (id == NULL || id_length == 0)
+        luaL_argerror(L, id_arg,
+                      lua_pushfstring(L, "id must be a non-empty string, got %s",
+                                      id == NULL ? luaL_typename(L, id_arg) : "an empty string"));
+    if (id_length > MMC_MAX_ID_LENGTH)
+        luaL_argerror(L, id_arg, "id is longer than 128 bytes");
+
+    int status_arg = id_arg + 1;
+    int is_integer = 0;
+    lua_Integer status = lua_type(L, status_arg) == LUA_TNUMBER
+                             ? lua_tointegerx(L, status_arg, &is_integer)
+                             : 0;
+    if (!is_integer || status < MMC_ENABLE || status > MMC_LOCK) {
+        lua_pushfstring(L, "status must be mmc.ENABLE (0), mmc.DISABLE (1) or mmc.LOCK (2), got %s",
+                        luaL_tolstring(L, status_arg, NULL));
+        luaL_argerror(L, status_arg, lua_tostring(L, -1));
+    }
+
+    mmc_client *client = check_ready_client(L, client_arg);
+    mmc_result result;
+    mmc_result_init(&result);
+    mmc_client_set_webhook_status(client, id, id_length, (int)status, &result);
+    return push_result(L, &result);
+}
+
+static int client_auth(lua_State *L) {
+    return do_auth(L, 1);
+}
+
+static int client_set_webhook_status(lua_State *L) {
+    return do_set_webhook_status(L, 1, 2);
+}
+
+static int module_auth(lua_State *L) {
+    return do_auth(L, push_default_client(L));
+}
+
+static int module_set_webhook_status(lua_State *L) {
+    lua_settop(L, 2);
+    return do_set_webhook_status(L, push_default_client(L), 1);
+}
+
+static int module_new(lua_State *L) {
+    lua_settop(L, 1);
+    push_new_client(L, 1);
+    return 1;
+}
+
+/* Replaces the default client. The old one is closed only once the new one is built, so a
+ * bad option leaves the module as it was. */
+static int module_configure(lua_State *L) {
+    lua_settop(L, 1);
+    push_new_client(L, 1);
+    lua_getfield(L, lua_upvalueindex(1), STATE_DEFAULT_CLIENT);
+    if (!lua_isnil(L, -1)) {
+        client_box *old = lua_touserdata(L, -1);
+        mmc_client_free(old->client);
+        old->client = NULL;
+    }
+    lua_pop(L, 1);
+    lua_setfield(L, lua_upvalueindex(1), STATE_DEFAULT_CLIENT);
+    return 0;
+}
+
+/* ---- the module --------------------------------------------------------------------------- */
+
+static const luaL_Reg client_methods[] = {
+    {"auth", client_auth},
+    {"set_webhook_status", client_set_webhook_status},
+    {"close", client_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg client_metamethods[] = {
+    {"__gc", client_close},
+    {"__close", client_close},
+    {"__tostring", client_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg module_functions[] = {
+    {"new", module_new},
+    {"configure", module_configure},
+    {"auth", module_auth},
+    {"set_webhook_status", module_set_webhook_status},
+    {NULL, NULL},
+};
+
+/* Makes a private lua-cjson instance, strict about what it accepts, and stores its decode
+ * function in the state table at the top of the stack. */
+static void add_json_decoder(lua_State *L) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "cjson");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "decode_invalid_numbers");
+    lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "decode_max_depth");
+    lua_pushinteger(L, MMC_JSON_MAX_DEPTH);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "decode");
+    lua_setfield(L, -4, STATE_JSON_DECODE);
+    lua_pop(L, 2);
+}
+
+/* The one symbol the module exports (everything else is built hidden). */
+__attribute__((visibility("default"))) int luaopen_mmc(lua_State *L);
+
+int luaopen_mmc(lua_State *L) {
+    lua_newtable(L); /* the module's state: the upvalue of every function */
+    add_json_decoder(L);
+
+    if (luaL_newmetatable(L, CLIENT_METATABLE)) {
+        lua_pushvalue(L, -2);
+        luaL_setfuncs(L, client_metamethods, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -3);
+        luaL_setfuncs(L, client_methods, 1);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, "protected");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, module_functions, 1);
+    lua_pushinteger(L, MMC_ENABLE);
+    lua_setfield(L, -2, "ENABLE");
+    lua_pushinteger(L, MMC_DISABLE);
+    lua_setfield(L, -2, "DISABLE");
+    lua_pushinteger(L, MMC_LOCK);
+    lua_setfield(L, -2, "LOCK");
+    lua_pushliteral(L, "mmc " MMC_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

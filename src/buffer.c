@@ -1,0 +1,88 @@
+#include "buffer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+void mmc_buffer_init(mmc_buffer *buffer) {
+    buffer->data = NULL;
+    buffer->length = 0;
+    buffer->capacity = 0;
+}
+
+void mmc_buffer_free(mmc_buffer *buffer) {
+    if (buffer->data != NULL) {
+        OPENSSL_cleanse(buffer->data, buffer->capacity);
+        free(buffer->data);
+    }
+    mmc_buffer_init(buffer);
+}
+
+void mmc_buffer_clear(mmc_buffer *buffer) {
+    if (buffer->data != NULL) {
+        OPENSSL_cleanse(buffer->data, buffer->length);
+        buffer->data[0] = '\0';
+    }
+    buffer->length = 0;
+}
+
+/* Makes room for `extra` more bytes plus the terminator, growing geometrically. The old
+ * storage is wiped before it is released, for the same reason as in mmc_buffer_free. */
+static int buffer_reserve(mmc_buffer *buffer, size_t extra) {
+    if (extra > (size_t)-1 / 2 - buffer->length)
+        return -1;
+    size_t needed = buffer->length + extra + 1;
+    if (needed <= buffer->capacity)
+        return 0;
+    size_t capacity = buffer->capacity ? buffer->capacity : 64;
+    while (capacity < needed)
+        capacity *= 2;
+    char *data = malloc(capacity);
+    if (data == NULL)
+        return -1;
+    if (buffer->data != NULL) {
+        memcpy(data, buffer->data, buffer->length + 1);
+        OPENSSL_cleanse(buffer->data, buffer->capacity);
+        free(buffer->data);
+    } else {
+        data[0] = '\0';
+    }
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 0;
+}
+
+int mmc_buffer_append(mmc_buffer *buffer, const void *bytes, size_t length) {
+    if (buffer_reserve(buffer, length) != 0)
+        return -1;
+    if (length > 0)
+        memcpy(buffer->data + buffer->length, bytes, length);
+    buffer->length += length;
+    buffer->data[buffer->length] = '\0';
+    return 0;
+}
+
+int mmc_buffer_append_string(mmc_buffer *buffer, const char *text) {
+    return mmc_buffer_append(buffer, text, strlen(text));
+}
+
+int mmc_buffer_append_format(mmc_buffer *buffer, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    int needed = vsnprintf(NULL, 0, format, args);
+    va_end(args);
+    if (needed < 0 || buffer_reserve(buffer, (size_t)needed) != 0)
+        return -1;
+    va_start(args, format);
+    vsnprintf(buffer->data + buffer->length, (size_t)needed + 1, format, args);
+    va_end(args);
+    buffer->length += (size_t)needed;
+    return 0;
+}
+
+const char *mmc_buffer_text(const mmc_buffer *buffer) {
+    return buffer->data != NULL ? buffer->data : "";
+}

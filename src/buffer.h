@@ -1,0 +1,34 @@
+/*
+ * buffer: a growable byte string with an optional size cap.
+ *
+ * Every string the core builds (URLs, request bodies, messages) and every response body it
+ * receives goes through one of these, so bounds are checked in exactly one place. The data is
+ * always NUL-terminated, which lets it double as a C string when it holds text.
+ */
+#ifndef MMC_BUFFER_H
+#define MMC_BUFFER_H
+
+#include <stddef.h>
+
+typedef struct mmc_buffer {
+    char *data;      /* NUL-terminated; NULL until the first append */
+    size_t length;   /* bytes used, not counting the terminator */
+    size_t capacity; /* bytes allocated, counting the terminator */
+} mmc_buffer;
+
+void mmc_buffer_init(mmc_buffer *buffer);
+/* Frees the storage after overwriting it (buffers may have held a token or a signature). */
+void mmc_buffer_free(mmc_buffer *buffer);
+/* Empties the buffer but keeps its storage for reuse. */
+void mmc_buffer_clear(mmc_buffer *buffer);
+
+/* Each append returns 0 on success and -1 when memory ran out (the buffer is unchanged). */
+int mmc_buffer_append(mmc_buffer *buffer, const void *bytes, size_t length);
+int mmc_buffer_append_string(mmc_buffer *buffer, const char *text);
+int mmc_buffer_append_format(mmc_buffer *buffer, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The text held, or "" for a buffer never written to. */
+const char *mmc_buffer_text(const mmc_buffer *buffer);
+
+#endif

@@ -1,0 +1,336 @@
+#include "client.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "appauth.h"
+#include "clock.h"
+#include "crypto.h"
+#include "json_scan.h"
+#include "json_write.h"
+#include "message.h"
+#include "token.h"
+#include "transport.h"
+#include "url.h"
+#include "version.h"
+
+struct mmc_client {
+    char *app_id;
+    char *app_key;
+    char *user_id;
+    char *corp_id;
+    char *endpoint; /* without a trailing slash */
+    int sp_mode;
+    mmc_transport transport;
+    mmc_token token;
+    mmc_buffer url;     /* scratch: the URL of the request being made */
+    mmc_buffer request; /* scratch: its body */
+};
+
+void mmc_config_defaults(mmc_config *config) {
+    memset(config, 0, sizeof *config);
+    config->ssl_verify = 1;
+    config->timeout = MMC_DEFAULT_TIMEOUT;
+    config->connect_timeout = MMC_DEFAULT_CONNECT_TIMEOUT;
+    config->max_body = MMC_DEFAULT_MAX_BODY;
+}
+
+void mmc_result_init(mmc_result *result) {
+    result->status = 0;
+    mmc_buffer_init(&result->message);
+    result->body = NULL;
+    result->body_length = 0;
+}
+
+void mmc_result_free(mmc_result *result) {
+    mmc_buffer_free(&result->message);
+    result->body = NULL;
+    result->body_length = 0;
+}
+
+static void result_reset(mmc_result *result) {
+    result->status = 0;
+    mmc_buffer_clear(&result->message);
+    result->body = NULL;
+    result->body_length = 0;
+}
+
+static void free_secret(char *text) {
+    if (text != NULL) {
+        mmc_wipe(text, strlen(text));
+        free(text);
+    }
+}
+
+/* A copy of an optional string: NULL and "" both stay NULL. Returns -1 when out of memory. */
+static int copy_optional(char **to, const char *from) {
+    *to = NULL;
+    if (from == NULL || from[0] == '\0')
+        return 0;
+    *to = strdup(from);
+    return *to != NULL ? 0 : -1;
+}
+
+/* Checks what the API or the transport would reject later, so the mistake is reported where
+ * it was made. Returns a sentence, or NULL when the config is usable. */
+static const char *config_problem(const mmc_config *config) {
+    const char *endpoint = config->endpoint ? config->endpoint : MMC_DEFAULT_ENDPOINT;
+    const char *endpoint_problem = mmc_url_endpoint_problem(endpoint, config->allow_http);
+    if (endpoint_problem != NULL)
+        return endpoint_problem;
+    if (config->app_id != NULL && (strlen(config->app_id) > MMC_APPAUTH_MAX_APP_ID ||
+                                   !mmc_utf8_is_valid(config->app_id, strlen(config->app_id))))
+        return "app_id must be 1 to 64 characters of UTF-8";
+    if (config->user_id != NULL &&
+        (strlen(config->user_id) > 64 || !mmc_utf8_is_valid(config->user_id, strlen(config->user_id))))
+        return "user_id must be at most 64 characters of UTF-8";
+    if (config->corp_id != NULL && config->corp_id[0] != '\0' && !config->sp_mode)
+        return "corp_id is only used in SP mode (set sp = true)";
+    if (config->corp_id != NULL &&
+        (strlen(config->corp_id) > 64 || !mmc_utf8_is_valid(config->corp_id, strlen(config->corp_id))))
+        return "corp_id must be at most 64 characters of UTF-8";
+    if (!(config->timeout > 0 && config->timeout <= MMC_MAX_TIMEOUT))
+        return "timeout must be a number of seconds above 0 and at most 3600";
+    if (!(config->connect_timeout > 0 && config->connect_timeout <= MMC_MAX_TIMEOUT))
+        return "connect_timeout must be a number of seconds above 0 and at most 3600";
+    if (config->max_body == 0)
+        return "max_body must be at least 1 byte";
+    return NULL;
+}
+
+static long to_milliseconds(double seconds) {
+    double ms = ceil(seconds * 1000);
+    return ms < 1 ? 1 : (long)ms;
+}
+
+mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
+    const char *bad = config_problem(config);
+    if (bad != NULL) {
+        mmc_buffer_append_string(problem, bad);
+        return NULL;
+    }
+    mmc_client *client = calloc(1, sizeof *client);
+    if (client == NULL) {
+        mmc_buffer_append_string(problem, "out of memory");
+        return NULL;
+    }
+    mmc_token_init(&client->token);
+    mmc_buffer_init(&client->url);
+    mmc_buffer_init(&client->request);
+    client->sp_mode = config->sp_mode;
+
+    const char *endpoint = config->endpoint ? config->endpoint : MMC_DEFAULT_ENDPOINT;
+    size_t endpoint_length = strlen(endpoint);
+    while (endpoint_length > 0 && endpoint[endpoint_length - 1] == '/')
+        endpoint_length--;
+    client->endpoint = strndup(endpoint, endpoint_length);
+    if (client->endpoint == NULL || copy_optional(&client->app_id, config->app_id) != 0 ||
+        copy_optional(&client->app_key, config->app_key) != 0 ||
+        copy_optional(&client->user_id, config->user_id) != 0 ||
+        copy_optional(&client->corp_id, config->corp_id) != 0) {
+        mmc_buffer_append_string(problem, "out of memory");
+        mmc_client_free(client);
+        return NULL;
+    }
+
+    char user_agent[128];
+    snprintf(user_agent, sizeof user_agent, "mmc/%s libcurl/%s", MMC_VERSION,
+             curl_version_info(CURLVERSION_NOW)->version);
+    mmc_transport_options options = {
+        .timeout_ms = to_milliseconds(config->timeout),
+        .connect_timeout_ms = to_milliseconds(config->connect_timeout),
+        .max_body = config->max_body,
+        .ssl_verify = config->ssl_verify,
+        .allow_http = config->allow_http,
+        .ca_file = config->ca_file,
+        .user_agent = user_agent,
+    };
+    if (mmc_transport_open(&client->transport, &options, problem) != 0) {
+        mmc_client_free(client);
+        return NULL;
+    }
+    return client;
+}
+
+void mmc_client_free(mmc_client *client) {
+    if (client == NULL)
+        return;
+    mmc_transport_close(&client->transport);
+    mmc_token_free(&client->token);
+    mmc_buffer_free(&client->url);
+    mmc_buffer_free(&client->request);
+    free_secret(client->app_key);
+    free_secret(client->app_id);
+    free_secret(client->user_id);
+    free_secret(client->corp_id);
+    free(client->endpoint);
+    free(client);
+}
+
+const char *mmc_client_missing_credential(const mmc_client *client) {
+    if (client->app_id == NULL)
+        return "app_id";
+    if (client->app_key == NULL)
+        return "app_key";
+    return NULL;
+}
+
+const char *mmc_client_app_id(const mmc_client *client) {
+    return client->app_id != NULL ? client->app_id : "";
+}
+
+const char *mmc_client_endpoint(const mmc_client *client) {
+    return client->endpoint;
+}
+
+static int is_success(long status) {
+    return status >= 200 && status < 300;
+}
+
+/* The last step of every call: no message leaves the core holding a secret. */
+static int finish(mmc_client *client, mmc_result *result, int outcome) {
+    if (client->app_key != NULL)
+        mmc_message_redact(&result->message, client->app_key, strlen(client->app_key));
+    mmc_message_redact(&result->message, mmc_buffer_text(&client->token.value),
+                       client->token.value.length);
+    return outcome;
+}
+
+static void take_answer(mmc_result *result, const mmc_response *response) {
+    result->status = response->status;
+    result->body = response->body;
+    result->body_length = response->body_length;
+}
+
+/* An answer was received: on an error status, describe it; on success, check the body is
+ * JSON when there is one. 0 for a 2xx with a usable body, else -1. */
+static int judge_answer(mmc_result *result, const mmc_response *response) {
+    take_answer(result, response);
+    if (!is_success(response->status)) {
+        mmc_message_append_http_error(&result->message, response->status, response->body,
+                                      response->body_length, response->request_id);
+        return -1;
+    }
+    if (response->body_length > 0) {
+        mmc_json_status status = mmc_json_scan(response->body, response->body_length, NULL, 0);
+        if (status != MMC_JSON_OK && status != MMC_JSON_NOT_OBJECT) {
+            mmc_buffer_append_format(&result->message, "HTTP %ld with a body that is not JSON (%s)",
+                                     response->status, mmc_json_status_text(status));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One App ID authentication. On success the client holds the new token. It uses buffers of
+ * its own, since it may run in the middle of another call whose request is already built. */
+static int authenticate(mmc_client *client, mmc_result *result) {
+    mmc_credentials credentials = {client->app_id, client->app_key, client->user_id,
+                                   client->corp_id, client->sp_mode};
+    char nonce[2 * MMC_APPAUTH_NONCE_BYTES + 1];
+    mmc_buffer url, body, authorization, token;
+    mmc_response response;
+    int outcome = -1;
+
+    mmc_buffer_init(&url);
+    mmc_buffer_init(&body);
+    mmc_buffer_init(&authorization);
+    mmc_buffer_init(&token);
+    double sent_at = mmc_clock_monotonic();
+    long long unix_now = mmc_clock_unix();
+    if (mmc_random_hex(MMC_APPAUTH_NONCE_BYTES, nonce, sizeof nonce) != 0 ||
+        mmc_appauth_build(&credentials, unix_now, nonce, &body, &authorization) != 0 ||
+        mmc_buffer_append_format(&url, "%s%s", client->endpoint, MMC_APPAUTH_PATH) != 0) {
+        mmc_buffer_append_string(&result->message, "could not build the authentication request");
+        goto done;
+    }
+    mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length};
+    if (mmc_transport_perform(&client->transport, &request, &response, &result->message) != 0 ||
+        judge_answer(result, &response) != 0)
+        goto done;
+
+    double lifetime = -1;
+    const char *problem = NULL;
+    mmc_token_forget(&client->token);
+    if (mmc_appauth_read_grant(response.body, response.body_length, unix_now, &token, &lifetime,
+                               &problem) != 0)
+        mmc_buffer_append_string(&result->message, problem);
+    else if (mmc_token_store(&client->token, token.data, token.length, lifetime, sent_at) != 0)
+        mmc_buffer_append_string(&result->message, "out of memory");
+    else
+        outcome = 0;
+done:
+    mmc_buffer_free(&url);
+    mmc_buffer_free(&body);
+    mmc_buffer_free(&authorization);
+    mmc_buffer_free(&token);
+    return outcome;
+}
+
+int mmc_client_auth(mmc_client *client, mmc_result *result) {
+    result_reset(result);
+    return finish(client, result, authenticate(client, result));
+}
+
+/* Puts "authentication failed: " before the message of a failed authentication, so that a
+ * caller of another call can tell which step failed. */
+static void mark_as_authentication(mmc_result *result) {
+    mmc_buffer marked;
+    mmc_buffer_init(&marked);
+    if (mmc_buffer_append_format(&marked, "authentication failed: %s",
+                                 mmc_buffer_text(&result->message)) == 0) {
+        mmc_buffer_free(&result->message);
+        result->message = marked;
+    } else {
+        mmc_buffer_free(&marked);
+    }
+}
+
+/* Sends the request prepared in client->url (and client->request, when it has a body) with
+ * the token: authenticates first when needed, and once more after a 401, retrying once. */
+static int call_with_token(mmc_client *client, const char *method, mmc_result *result) {
+    for (int attempt = 0;; attempt++) {
+        if (!mmc_token_is_fresh(&client->token, mmc_clock_monotonic())) {
+            if (authenticate(client, result) != 0) {
+                mark_as_authentication(result);
+                return -1;
+            }
+            result_reset(result);
+        }
+        mmc_request request = {method, client->url.data, client->token.value.data, NULL,
+                               client->request.length ? client->request.data : NULL,
+                               client->request.length};
+        mmc_response response;
+        if (mmc_transport_perform(&client->transport, &request, &response, &result->message) != 0)
+            return -1;
+        if (response.status == 401 && attempt == 0) {
+            mmc_token_forget(&client->token);
+            continue;
+        }
+        return judge_answer(result, &response);
+    }
+}
+
+int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length,
+                                  int status, mmc_result *result) {
+    result_reset(result);
+    mmc_buffer_clear(&client->url);
+    mmc_buffer_clear(&client->request);
+    if (id_length == 0 || id_length > MMC_MAX_ID_LENGTH || status < MMC_ENABLE ||
+        status > MMC_LOCK) {
+        mmc_buffer_append_string(&result->message, "invalid id or status");
+        return -1;
+    }
+    if (mmc_buffer_append_format(&client->url, "%s%s?id=", client->endpoint,
+                                 MMC_WEBHOOK_STATUS_PATH) != 0 ||
+        mmc_url_append_escaped(&client->url, id, id_length) != 0 ||
+        mmc_buffer_append_format(&client->url, "&status=%d", status) != 0) {
+        mmc_buffer_append_string(&result->message, "out of memory");
+        return -1;
+    }
+    return finish(client, result, call_with_token(client, "PUT", result));
+}

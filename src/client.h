@@ -1,0 +1,83 @@
+/*
+ * client: the Huawei Cloud Meeting API as C calls, with the token handled for the caller.
+ *
+ * A client holds its configuration (copied; the app key is wiped when the client is freed),
+ * one transport (so calls share a kept-alive connection) and the current access token.
+ * A call that needs a token authenticates first when there is none or it is due for renewal
+ * (token.h), and when the server answers 401 it drops the token, authenticates once more and
+ * retries once; a second 401 is returned as it is.
+ *
+ * Results follow one rule: `status` is the HTTP status of the last answer, 0 when no answer
+ * arrived; `message` is empty on success and otherwise says what went wrong, never holding
+ * the app key or a token; `body` is the last answer's body. This file is Lua-free, so a C
+ * test drives the whole flow against the local server.
+ */
+#ifndef MMC_CLIENT_H
+#define MMC_CLIENT_H
+
+#include <stddef.h>
+
+#include "buffer.h"
+
+#define MMC_DEFAULT_ENDPOINT "https://api.meeting.huaweicloud.com"
+#define MMC_DEFAULT_TIMEOUT 10.0        /* seconds, the whole call */
+#define MMC_DEFAULT_CONNECT_TIMEOUT 5.0 /* seconds, TCP and TLS set-up */
+#define MMC_DEFAULT_MAX_BODY (1024 * 1024)
+#define MMC_MAX_TIMEOUT 3600.0
+#define MMC_MAX_ID_LENGTH 128
+
+#define MMC_WEBHOOK_STATUS_PATH "/v1/mmc/management/webhook/change-status"
+
+typedef enum { MMC_ENABLE = 0, MMC_DISABLE = 1, MMC_LOCK = 2 } mmc_webhook_status;
+
+typedef struct mmc_config {
+    const char *app_id;   /* NULL until set; checked when a call needs it */
+    const char *app_key;  /* NULL until set; checked when a call needs it */
+    const char *user_id;  /* NULL or "": the administrator */
+    const char *corp_id;  /* SP mode only */
+    int sp_mode;
+    const char *endpoint; /* NULL: MMC_DEFAULT_ENDPOINT */
+    const char *ca_file;  /* NULL: the system's trust store */
+    int ssl_verify;
+    int allow_http;
+    double timeout;         /* seconds */
+    double connect_timeout; /* seconds */
+    size_t max_body;        /* bytes */
+} mmc_config;
+
+typedef struct mmc_result {
+    long status;
+    mmc_buffer message;
+    const char *body; /* valid until the client's next call */
+    size_t body_length;
+} mmc_result;
+
+typedef struct mmc_client mmc_client;
+
+/* A config with every default filled in and no credentials. */
+void mmc_config_defaults(mmc_config *config);
+
+/* A new client, or NULL with a sentence naming the bad setting appended to `problem`. */
+mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem);
+/* Closes the connection, wipes the key and the token, frees. NULL is fine. */
+void mmc_client_free(mmc_client *client);
+
+/* "app_id" or "app_key" when the client lacks it (calls would fail), else NULL. */
+const char *mmc_client_missing_credential(const mmc_client *client);
+
+/* POST /v2/usg/acs/auth/appauth; on success the client holds the new token. 0 or -1. */
+int mmc_client_auth(mmc_client *client, mmc_result *result);
+
+/* PUT .../webhook/change-status?id=<id>&status=<status>. 0 or -1. The id is any byte string of
+ * 1..MMC_MAX_ID_LENGTH bytes (escaped into the URL); status is 0, 1 or 2. */
+int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length,
+                                  int status, mmc_result *result);
+
+/* The app id and endpoint, for a description of the client. */
+const char *mmc_client_app_id(const mmc_client *client);
+const char *mmc_client_endpoint(const mmc_client *client);
+
+void mmc_result_init(mmc_result *result);
+void mmc_result_free(mmc_result *result);
+
+#endif

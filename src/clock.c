@@ -1,0 +1,13 @@
+#include "clock.h"
+
+#include <time.h>
+
+double mmc_clock_monotonic(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+long long mmc_clock_unix(void) {
+    return (long long)time(NULL);
+}

@@ -1,0 +1,88 @@
+#define _GNU_SOURCE /* memmem */
+#include "message.h"
+
+#include <string.h>
+
+#include "json_scan.h"
+
+int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, size_t limit) {
+    size_t kept = length > limit ? limit : length;
+    for (size_t i = 0; i < kept; i++) {
+        unsigned char c = (unsigned char)text[i];
+        char safe = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+        if (mmc_buffer_append(out, &safe, 1) != 0)
+            return -1;
+    }
+    return kept < length ? mmc_buffer_append_string(out, "...") : 0;
+}
+
+/* Appends a decoded JSON string member, cleaned. */
+static int append_clean_member(mmc_buffer *out, const mmc_json_value *value) {
+    mmc_buffer decoded;
+    mmc_buffer_init(&decoded);
+    int status = mmc_json_string_value(value, &decoded) != 0 ||
+                         mmc_message_append_clean(out, mmc_buffer_text(&decoded), decoded.length,
+                                                  MMC_MESSAGE_MAX_SERVER_TEXT) != 0
+                     ? -1
+                     : 0;
+    mmc_buffer_free(&decoded);
+    return status;
+}
+
+int mmc_message_append_http_error(mmc_buffer *out, long status, const char *body, size_t length,
+                                  const char *header_request_id) {
+    enum { CODE, TEXT, REQUEST_ID };
+    mmc_json_field fields[] = {{"error_code", {0}}, {"error_msg", {0}}, {"request_id", {0}}};
+    mmc_json_scan(body, length, fields, 3);
+
+    int failed = 0;
+    if (fields[CODE].value.type == MMC_JSON_STRING) {
+        failed |= append_clean_member(out, &fields[CODE].value);
+        if (fields[TEXT].value.type == MMC_JSON_STRING) {
+            failed |= mmc_buffer_append_string(out, ": ");
+            failed |= append_clean_member(out, &fields[TEXT].value);
+        }
+    } else {
+        failed |= mmc_buffer_append_format(out, "HTTP %ld", status);
+        if (status >= 300 && status < 400)
+            failed |= mmc_buffer_append_string(out, " (redirects are not followed)");
+    }
+    if (header_request_id != NULL && header_request_id[0] != '\0') {
+        failed |= mmc_buffer_append_string(out, " (request id ");
+        failed |= mmc_message_append_clean(out, header_request_id, strlen(header_request_id), 64);
+        failed |= mmc_buffer_append_string(out, ")");
+    } else if (fields[REQUEST_ID].value.type == MMC_JSON_STRING) {
+        failed |= mmc_buffer_append_string(out, " (request id ");
+        failed |= append_clean_member(out, &fields[REQUEST_ID].value);
+        failed |= mmc_buffer_append_string(out, ")");
+    }
+    return failed ? -1 : 0;
+}
+
+int mmc_message_redact(mmc_buffer *message, const char *secret, size_t secret_length) {
+    if (secret == NULL || secret_length < 4 || message->length < secret_length)
+        return 0;
+    const char *text = mmc_buffer_text(message);
+    if (memmem(text, message->length, secret, secret_length) == NULL)
+        return 0;
+    mmc_buffer redacted;
+    mmc_buffer_init(&redacted);
+    const char *at = text, *end = text + message->length;
+    const char *hit;
+    while ((hit = memmem(at, (size_t)(end - at), secret, secret_length)) != NULL) {
+        if (mmc_buffer_append(&redacted, at, (size_t)(hit - at)) != 0 ||
+            mmc_buffer_append_string(&redacted, "***") != 0)
+            goto fail;
+        at = hit + secret_length;
+    }
+    if (mmc_buffer_append(&redacted, at, (size_t)(end - at)) != 0)
+        goto fail;
+    mmc_buffer_free(message);
+    *message = redacted;
+    return 0;
+fail:
+    /* Never hand back a message that may still hold the secret. */
+    mmc_buffer_free(&redacted);
+    mmc_buffer_clear(message);
+    return -1;
+}

@@ -1,0 +1,275 @@
+#include "transport.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+#include "curl_global.h"
+#include "message.h"
+
+/* Collects the body, refusing to grow past the cap: returning a short count makes libcurl
+ * abort the transfer with CURLE_WRITE_ERROR. */
+static size_t on_body(char *data, size_t size, size_t count, void *userdata) {
+    mmc_transport *transport = userdata;
+    size_t length = size * count;
+    if (length > transport->max_body - transport->body.length) {
+        transport->body_too_large = 1;
+        return 0;
+    }
+    if (mmc_buffer_append(&transport->body, data, length) != 0)
+        return 0;
+    return length;
+}
+
+/* Picks X-Request-Id out of the answer's headers. A status line starts a new answer (after a
+ * 100 Continue, say), so it forgets any earlier one. */
+static size_t on_header(char *line, size_t size, size_t count, void *userdata) {
+    mmc_transport *transport = userdata;
+    size_t length = size * count;
+    static const char name[] = "x-request-id:";
+    if (length >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        transport->request_id[0] = '\0';
+    } else if (length > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
+        const char *value = line + sizeof name - 1, *end = line + length;
+        while (value < end && (*value == ' ' || *value == '\t'))
+            value++;
+        while (end > value && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        size_t kept = 0;
+        for (; value < end && kept < MMC_REQUEST_ID_MAX; value++) {
+            unsigned char c = (unsigned char)*value;
+            if (c > 0x20 && c < 0x7f)
+                transport->request_id[kept++] = (char)c;
+        }
+        transport->request_id[kept] = '\0';
+    }
+    return length;
+}
+
+#define SET(option, value)                                                                         \
+    do {                                                                                           \
+        if (curl_easy_setopt(easy, option, value) != CURLE_OK)                                     \
+            return #option;                                                                        \
+    } while (0)
+
+/* The settings that never change for a client. Returns the name of an option libcurl
+ * refused, or NULL. */
+static const char *set_fixed_options(mmc_transport *transport,
+                                     const mmc_transport_options *options) {
+    CURL *easy = transport->easy;
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, transport->curl_error);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, transport);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, transport);
+    SET(CURLOPT_TIMEOUT_MS, options->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, options->connect_timeout_ms);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)options->max_body);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_USERAGENT, options->user_agent);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    SET(CURLOPT_PROTOCOLS_STR, options->allow_http ? "https,http" : "https");
+#else
+    SET(CURLOPT_PROTOCOLS, options->allow_http ? (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP)
+                                               : (long)CURLPROTO_HTTPS);
+#endif
+    SET(CURLOPT_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
+    if (options->ca_file != NULL)
+        SET(CURLOPT_CAINFO, options->ca_file);
+    return NULL;
+}
+
+int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *options,
+                       mmc_buffer *problem) {
+    memset(transport, 0, sizeof *transport);
+    mmc_buffer_init(&transport->body);
+    transport->max_body = options->max_body;
+    if (mmc_curl_global_init() != 0) {
+        mmc_buffer_append_string(problem, "libcurl could not be initialised");
+        return -1;
+    }
+    transport->easy = curl_easy_init();
+    if (transport->easy == NULL) {
+        mmc_buffer_append_string(problem, "libcurl could not create a handle");
+        return -1;
+    }
+    const char *refused = set_fixed_options(transport, options);
+    if (refused != NULL) {
+        mmc_buffer_append_format(problem, "libcurl refused %s", refused);
+        mmc_transport_close(transport);
+        return -1;
+    }
+    return 0;
+}
+
+void mmc_transport_close(mmc_transport *transport) {
+    if (transport->easy != NULL) {
+        curl_easy_cleanup(transport->easy);
+        transport->easy = NULL;
+    }
+    mmc_buffer_free(&transport->body);
+}
+
+/* What kind of failure a libcurl code is, in words a gateway operator can act on. */
+static const char *failure_kind(CURLcode code) {
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timed out";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "DNS lookup failed";
+    case CURLE_COULDNT_CONNECT:
+        return "connection failed";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+        return "TLS failed";
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+        return "connection lost";
+    case CURLE_WEIRD_SERVER_REPLY:
+        return "invalid HTTP answer";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return "protocol not allowed";
+    case CURLE_OUT_OF_MEMORY:
+        return "out of memory";
+    default:
+        return "request failed";
+    }
+}
+
+static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer *problem) {
+    if (code == CURLE_FILESIZE_EXCEEDED || transport->body_too_large)
+        return mmc_buffer_append_format(problem, "response too large: body exceeds %zu bytes",
+                                        transport->max_body);
+    const char *detail = transport->curl_error[0] ? transport->curl_error : curl_easy_strerror(code);
+    if (mmc_buffer_append_format(problem, "%s: ", failure_kind(code)) != 0)
+        return -1;
+    return mmc_message_append_clean(problem, detail, strlen(detail), 256);
+}
+
+/* Header lines are built in a buffer and copied by curl_slist_append; the copies that carry
+ * credentials are wiped before they are freed. */
+static int add_header(struct curl_slist **list, const char *name, const char *value) {
+    mmc_buffer line;
+    mmc_buffer_init(&line);
+    int status = -1;
+    if (mmc_buffer_append_format(&line, "%s: %s", name, value) == 0) {
+        struct curl_slist *grown = curl_slist_append(*list, mmc_buffer_text(&line));
+        if (grown != NULL) {
+            *list = grown;
+            status = 0;
+        }
+    }
+    mmc_buffer_free(&line);
+    return status;
+}
+
+static void free_headers(struct curl_slist *list) {
+    for (struct curl_slist *node = list; node != NULL; node = node->next)
+        mmc_wipe(node->data, strlen(node->data));
+    curl_slist_free_all(list);
+}
+
+static struct curl_slist *build_headers(const mmc_request *request) {
+    struct curl_slist *list = NULL;
+    char request_id[MMC_UUID_LENGTH + 1];
+    int failed = mmc_random_uuid(request_id) != 0;
+    failed = failed || add_header(&list, "Accept", "application/json") != 0;
+    failed = failed || add_header(&list, "X-Request-ID", request_id) != 0;
+    /* Without a body there is no Content-Type; libcurl would otherwise add a form type. */
+    failed = failed || add_header(&list, "Content-Type",
+                                  request->body ? "application/json; charset=UTF-8" : "") != 0;
+    failed = failed || add_header(&list, "Expect", "") != 0;
+    if (!failed && request->authorization != NULL)
+        failed = add_header(&list, "Authorization", request->authorization) != 0;
+    if (!failed && request->access_token != NULL)
+        failed = add_header(&list, "X-Access-Token", request->access_token) != 0;
+    if (failed) {
+        free_headers(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* Method and body. A PUT or POST without a body still sends "Content-Length: 0". */
+static CURLcode set_method(CURL *easy, const mmc_request *request) {
+    CURLcode code = CURLE_OK;
+    int is_get = strcmp(request->method, "GET") == 0;
+    int has_body = request->body != NULL || strcmp(request->method, "PUT") == 0 ||
+                   strcmp(request->method, "POST") == 0;
+    if (!has_body) {
+        code = curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        const char *body = request->body != NULL ? request->body : "";
+        code = curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)(request->body != NULL ? request->body_length : 0));
+        if (code == CURLE_OK)
+            code = curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+    }
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST,
+                                is_get || strcmp(request->method, "POST") == 0 ? NULL
+                                                                               : request->method);
+    return code;
+}
+
+int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
+                          mmc_response *response, mmc_buffer *problem) {
+    CURL *easy = transport->easy;
+    if (easy == NULL) {
+        mmc_buffer_append_string(problem, "client is closed");
+        return -1;
+    }
+    mmc_buffer_clear(&transport->body);
+    transport->body_too_large = 0;
+    transport->request_id[0] = '\0';
+    transport->curl_error[0] = '\0';
+
+    struct curl_slist *headers = build_headers(request);
+    if (headers == NULL) {
+        mmc_buffer_append_string(problem, "out of memory");
+        return -1;
+    }
+    CURLcode code = curl_easy_setopt(easy, CURLOPT_URL, request->url);
+    if (code == CURLE_OK)
+        code = set_method(easy, request);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    if (code == CURLE_OK)
+        code = curl_easy_perform(easy);
+    /* The list must not outlive this call: libcurl keeps only the pointer. */
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+    free_headers(headers);
+
+    if (code != CURLE_OK) {
+        describe_failure(transport, code, problem);
+        return -1;
+    }
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (mmc_buffer_append(&transport->body, "", 0) != 0) { /* makes body.data non-NULL */
+        mmc_buffer_append_string(problem, "out of memory");
+        return -1;
+    }
+    response->status = status;
+    response->body = transport->body.data;
+    response->body_length = transport->body.length;
+    response->request_id = transport->request_id;
+    return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * transport: one HTTPS exchange at a time over one reused libcurl easy handle.
+ *
+ * A client owns one transport, so consecutive calls share one kept-alive TLS connection (and
+ * its TLS session), which is most of the cost of a call. The transport fixes the safety
+ * settings once, when it is opened: connect and total timeouts, certificate and host name
+ * verification (unless explicitly turned off), no redirects, https only (http only when
+ * allowed), HTTP/1.1, no signals (threads), a cap on the size of a response body. Per request
+ * it sets only the method, URL, headers and body, and always sends a fresh X-Request-ID.
+ *
+ * It knows nothing of the Huawei API: answers of any status are returned as they came, and a
+ * failure to get one is described as "<what failed>: <libcurl's detail>".
+ */
+#ifndef MMC_TRANSPORT_H
+#define MMC_TRANSPORT_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "buffer.h"
+
+typedef struct mmc_transport_options {
+    long timeout_ms;         /* the whole exchange, connect included */
+    long connect_timeout_ms; /* TCP and TLS set-up */
+    size_t max_body;         /* bytes; a longer response body is a failure */
+    int ssl_verify;          /* 0 only when the user explicitly turned verification off */
+    int allow_http;          /* 1 allows plain http:// (local test servers) */
+    const char *ca_file;     /* PEM bundle to trust instead of the system's, or NULL */
+    const char *user_agent;
+} mmc_transport_options;
+
+typedef struct mmc_request {
+    const char *method; /* "GET", "POST", "PUT" or "DELETE" */
+    const char *url;
+    const char *access_token;  /* sent as X-Access-Token, or NULL */
+    const char *authorization; /* sent as Authorization, or NULL */
+    const char *body;          /* a JSON body, or NULL for none */
+    size_t body_length;
+} mmc_request;
+
+typedef struct mmc_response {
+    long status;        /* the HTTP status */
+    const char *body;   /* the body, NUL-terminated; valid until the next request */
+    size_t body_length;
+    const char *request_id; /* the X-Request-Id answered, or "" */
+} mmc_response;
+
+#define MMC_REQUEST_ID_MAX 64
+
+typedef struct mmc_transport {
+    CURL *easy;
+    size_t max_body;
+    int body_too_large;               /* set by the write callback */
+    mmc_buffer body;                  /* the response body being received */
+    char request_id[MMC_REQUEST_ID_MAX + 1];
+    char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last failure */
+} mmc_transport;
+
+/* Opens the transport. 0, or -1 with the reason appended to `problem`. */
+int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *options,
+                       mmc_buffer *problem);
+
+/* Closes the connection and frees everything. Safe to call twice. */
+void mmc_transport_close(mmc_transport *transport);
+
+/* Sends one request. 0 when an HTTP answer arrived (whatever its status), filling `response`;
+ * -1 when none did, with "<what failed>: <detail>" appended to `problem`. */
+int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
+                          mmc_response *response, mmc_buffer *problem);
+
+#endif

@@ -1,0 +1,47 @@
+#include "url.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int is_unreserved(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int mmc_url_append_escaped(mmc_buffer *out, const char *text, size_t length) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t run_start = 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (is_unreserved(c))
+            continue;
+        char escaped[3] = {'%', hex[c >> 4], hex[c & 0x0f]};
+        if (mmc_buffer_append(out, text + run_start, i - run_start) != 0 ||
+            mmc_buffer_append(out, escaped, 3) != 0)
+            return -1;
+        run_start = i + 1;
+    }
+    return mmc_buffer_append(out, text + run_start, length - run_start);
+}
+
+const char *mmc_url_endpoint_problem(const char *endpoint, int allow_http) {
+    const char *rest;
+    if (strncasecmp(endpoint, "https://", 8) == 0) {
+        rest = endpoint + 8;
+    } else if (strncasecmp(endpoint, "http://", 7) == 0) {
+        if (!allow_http)
+            return "endpoint must use https:// (plain http:// only with allow_http = true)";
+        rest = endpoint + 7;
+    } else {
+        return "endpoint must start with https://";
+    }
+    if (*rest == '\0' || *rest == '/')
+        return "endpoint has no host name";
+    for (const unsigned char *p = (const unsigned char *)rest; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f)
+            return "endpoint must not contain white space or control characters";
+        if (*p == '?' || *p == '#' || *p == '@')
+            return "endpoint must not contain a query, a fragment or user info";
+    }
+    return NULL;
+}
