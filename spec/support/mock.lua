@@ -1,0 +1,122 @@
+-- The specs' handle on the local Huawei mock (spec/mock/huawei_mock.py), started around the
+-- test run by spec/support/with-mock. It talks to the mock's control API over plain HTTP with
+-- LuaSocket, so nothing here shares code with the module under test.
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local socket = require "socket"
+local cjson = require("cjson").new()
+
+local mock = {}
+
+mock.endpoint = assert(os.getenv("MMC_TEST_ENDPOINT"), "run the specs through spec/support/with-mock")
+mock.control = assert(os.getenv("MMC_TEST_CONTROL"))
+mock.ca_file = assert(os.getenv("MMC_TEST_CA"))
+mock.other_ca_file = assert(os.getenv("MMC_TEST_OTHER_CA"))
+
+mock.APP_ID = "mmc-spec-app"
+mock.APP_KEY = "spec-app-key-0123456789"
+mock.SP_APP_ID = "mmc-spec-sp-app"
+mock.SP_APP_KEY = "spec-sp-key-9876543210"
+mock.CORP_ID = "corp-0042"
+mock.WEBHOOK_ID = "b21e0291639911ecb31073dbfc5b38fa"
+
+local function control(method, path, body)
+    local response = {}
+    local source = body and cjson.encode(body) or nil
+    local ok, status = http.request {
+        method = method,
+        url = mock.control .. path,
+        source = source and ltn12.source.string(source) or nil,
+        headers = source and { ["content-type"] = "application/json", ["content-length"] = #source } or nil,
+        sink = ltn12.sink.table(response),
+    }
+    assert(ok, "mock control unreachable: " .. tostring(status))
+    local decoded = cjson.decode(table.concat(response))
+    assert(status == 200, "mock control " .. path .. " answered " .. tostring(status) .. ": " .. table.concat(response))
+    return decoded
+end
+
+-- Replaces the mock's whole state: one single-enterprise app, one SP app, one webhook record.
+function mock.setup(overrides)
+    local setup = {
+        apps = {
+            { app_id = mock.APP_ID, app_key = mock.APP_KEY, mode = "enterprise" },
+            { app_id = mock.SP_APP_ID, app_key = mock.SP_APP_KEY, mode = "sp", corp_ids = { mock.CORP_ID } },
+        },
+        token_valid_period = 86400,
+        webhook_ids = { mock.WEBHOOK_ID },
+    }
+    for k, v in pairs(overrides or {}) do setup[k] = v end
+    return control("POST", "/control/setup", setup)
+end
+
+function mock.requests() return control("GET", "/control/requests").requests end
+function mock.webhooks() return control("GET", "/control/webhooks").webhooks end
+function mock.tokens() return control("GET", "/control/tokens") end
+function mock.tls_errors() return control("GET", "/control/tls-errors") end
+function mock.revoke(token) return control("POST", "/control/revoke", token and { token = token } or {}) end
+function mock.delay(seconds, count) return control("POST", "/control/delay", { seconds = seconds, count = count or cjson.null }) end
+function mock.fail(rule) return control("POST", "/control/fail", rule) end
+function mock.clear_faults() return control("POST", "/control/clear-faults", {}) end
+
+-- The recorded requests to one path, in order.
+function mock.requests_to(path)
+    local found = {}
+    for _, r in ipairs(mock.requests()) do
+        if r.path == path then found[#found + 1] = r end
+    end
+    return found
+end
+
+mock.APPAUTH = "/v2/usg/acs/auth/appauth"
+mock.CHANGE_STATUS = "/v1/mmc/management/webhook/change-status"
+
+-- Options for a client of the mock's single-enterprise app; `extra` overrides or adds.
+function mock.options(extra)
+    local options = { app_id = mock.APP_ID, app_key = mock.APP_KEY, endpoint = mock.endpoint, ca_file = mock.ca_file }
+    for k, v in pairs(extra or {}) do options[k] = v end
+    return options
+end
+
+-- A 127.0.0.1 port where nothing listens (bound, then released).
+function mock.closed_port()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:close()
+    return port
+end
+
+-- Every secret the suite knows of: both app keys and every token the mock has seen.
+local function secrets()
+    local found = { mock.APP_KEY, mock.SP_APP_KEY }
+    for _, r in ipairs(mock.requests()) do
+        local token = r.headers["x-access-token"]
+        if token and #token > 0 then found[#found + 1] = token end
+    end
+    return found
+end
+
+-- Fails when `text` holds a secret.
+function mock.assert_no_secret(text)
+    for _, secret in ipairs(secrets()) do
+        assert(not string.find(text, secret, 1, true), "a secret leaked into: " .. text)
+    end
+end
+
+-- Calls fn(...) and returns what it returned, after checking that neither the message nor the
+-- body it returned holds a secret. Every call in the specs goes through here.
+function mock.call(fn, ...)
+    local results = table.pack(fn(...))
+    if type(results[2]) == "string" then mock.assert_no_secret(results[2]) end
+    if type(results[3]) == "table" then
+        assert(results[3].accessToken == nil and results[3].refreshToken == nil, "a token was returned in the body")
+        mock.assert_no_secret(cjson.encode(results[3]))
+    end
+    return table.unpack(results, 1, results.n)
+end
+
+mock.now = socket.gettime
+mock.sleep = socket.sleep
+mock.json = cjson
+
+return mock
