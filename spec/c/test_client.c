@@ -1,0 +1,81 @@
+/* The core on its own, with no interpreter: a client authenticates and changes the event-push
+ * status against the local mock (started by spec/support/with-mock with mock_config.json). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/client.h"
+#include "check.h"
+
+#define APP_ID "c-core-app"
+#define APP_KEY "c-core-key-0123456789"
+#define WEBHOOK_ID "0123456789abcdef0123456789abcdef"
+
+static mmc_client *new_client(const char *app_key, const char *ca_file) {
+    mmc_config config;
+    mmc_config_defaults(&config);
+    config.app_id = APP_ID;
+    config.app_key = app_key;
+    config.endpoint = getenv("MMC_TEST_ENDPOINT");
+    config.ca_file = ca_file;
+    mmc_buffer problem;
+    mmc_buffer_init(&problem);
+    mmc_client *client = mmc_client_new(&config, &problem);
+    CHECK(client != NULL);
+    mmc_buffer_free(&problem);
+    return client;
+}
+
+static void authenticates_and_changes_status(void) {
+    mmc_client *client = new_client(APP_KEY, getenv("MMC_TEST_CA"));
+    mmc_result result;
+    mmc_result_init(&result);
+    CHECK(mmc_client_auth(client, &result) == 0);
+    CHECK(result.status == 200);
+    CHECK(result.message.length == 0);
+    for (int status = MMC_ENABLE; status <= MMC_LOCK; status++) {
+        CHECK(mmc_client_set_webhook_status(client, WEBHOOK_ID, strlen(WEBHOOK_ID), status,
+                                            &result) == 0);
+        CHECK(result.status == 200);
+        CHECK(result.body != NULL && strstr(result.body, "\"returnCode\":0") != NULL);
+    }
+    CHECK(mmc_client_set_webhook_status(client, "unknown", 7, MMC_LOCK, &result) == -1);
+    CHECK(result.status == 400);
+    CHECK(strncmp(mmc_buffer_text(&result.message), "MMC.111070002: ", 15) == 0);
+    mmc_result_free(&result);
+    mmc_client_free(client);
+}
+
+static void reports_a_wrong_key(void) {
+    mmc_client *client = new_client("wrong-key-wrong-key", getenv("MMC_TEST_CA"));
+    mmc_result result;
+    mmc_result_init(&result);
+    CHECK(mmc_client_set_webhook_status(client, WEBHOOK_ID, strlen(WEBHOOK_ID), MMC_ENABLE,
+                                        &result) == -1);
+    CHECK(result.status == 401);
+    CHECK(strncmp(mmc_buffer_text(&result.message), "authentication failed: USG.", 27) == 0);
+    CHECK(strstr(mmc_buffer_text(&result.message), "wrong-key-wrong-key") == NULL);
+    mmc_result_free(&result);
+    mmc_client_free(client);
+}
+
+static void refuses_an_unknown_ca(void) {
+    mmc_client *client = new_client(APP_KEY, getenv("MMC_TEST_OTHER_CA"));
+    mmc_result result;
+    mmc_result_init(&result);
+    CHECK(mmc_client_auth(client, &result) == -1);
+    CHECK(result.status == 0);
+    CHECK(strncmp(mmc_buffer_text(&result.message), "TLS failed: ", 12) == 0);
+    mmc_result_free(&result);
+    mmc_client_free(client);
+}
+
+int main(void) {
+    if (getenv("MMC_TEST_ENDPOINT") == NULL) {
+        fprintf(stderr, "run through spec/support/with-mock\n");
+        return 1;
+    }
+    authenticates_and_changes_status();
+    reports_a_wrong_key();
+    refuses_an_unknown_ca();
+    return check_report("client");
+}

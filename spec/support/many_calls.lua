@@ -1,0 +1,48 @@
+-- Makes many calls on one client, with failures mixed in, for memory checkers:
+--
+--   spec/support/with-mock valgrind ... lua5.4 spec/support/many_calls.lua 1000
+--
+-- Every 10th call uses an unknown id (400), every 50th follows a token revocation (401, then
+-- re-authentication), every 100th gets a garbage body, every 200th opens and closes a second
+-- client; all clients are closed or collected before the end. Exits non-zero when any result
+-- differs from what the server was made to do.
+package.path = "spec/support/?.lua;" .. package.path
+package.cpath = (os.getenv("MMC_BUILD_DIR") or "build") .. "/?.so;" .. package.cpath
+local mock = require "mock"
+local mmc = require "mmc"
+
+local calls = tonumber(arg[1]) or 1000
+mock.setup()
+local client = mmc.new(mock.options())
+local failures = 0
+
+local function expect(wanted, status, err)
+    if status ~= wanted then
+        failures = failures + 1
+        io.stderr:write(("expected %s, got %s (%s)\n"):format(wanted, tostring(status), tostring(err)))
+    end
+end
+
+for i = 1, calls do
+    if i % 200 == 0 then
+        local other = mmc.new(mock.options())
+        expect(200, other:auth())
+        other:close()
+    end
+    if i % 100 == 0 then
+        mock.fail { status = 200, body = "\1garbage{", path = mock.CHANGE_STATUS }
+        expect(200, client:set_webhook_status(mock.WEBHOOK_ID, i % 3))
+    elseif i % 50 == 0 then
+        mock.revoke()
+        expect(200, client:set_webhook_status(mock.WEBHOOK_ID, i % 3))
+    elseif i % 10 == 0 then
+        expect(400, client:set_webhook_status("no-such-id", i % 3))
+    else
+        expect(200, client:set_webhook_status(mock.WEBHOOK_ID, i % 3))
+    end
+end
+mmc.new(mock.options()) -- left for the collector
+client:close()
+collectgarbage()
+print(("%d calls, %d unexpected results, %d authentications"):format(calls, failures, #mock.requests_to(mock.APPAUTH)))
+os.exit(failures == 0 and 0 or 1, true)
