@@ -151,7 +151,8 @@ static void push_new_client(lua_State *L, int arg) {
     config.timeout = number_option(L, arg, "timeout", config.timeout);
     config.connect_timeout = number_option(L, arg, "connect_timeout", config.connect_timeout);
     double max_body = number_option(L, arg, "max_body", (double)config.max_body);
-    if (!(max_body >= 1 && max_body <= (double)MAX_BODY_LIMIT) || max_body != (double)(long)max_body)
+    if (!(max_body >= 1 && max_body <= (double)MAX_BODY_LIMIT) ||
+        max_body != (double)(long)max_body)
         luaL_argerror(L, arg, "option 'max_body' must be a whole number of bytes from 1 to 1 GiB");
     config.max_body = (size_t)max_body;
 
@@ -279,7 +280,8 @@ static int do_auth(lua_State *L, int client_arg) {
 
 static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     size_t id_length = 0;
-    const char *id = lua_type(L, id_arg) == LUA_TSTRING ? lua_tolstring(L, id_arg, &id_length) : NULL;
+    const char *id =
+        lua_type(L, id_arg) == LUA_TSTRING ? lua_tolstring(L, id_arg, &id_length) : NULL;
     if (id == NULL || id_length == 0)
         luaL_argerror(L, id_arg,
                       lua_pushfstring(L, "id must be a non-empty string, got %s",
@@ -289,9 +291,8 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
 
     int status_arg = id_arg + 1;
     int is_integer = 0;
-    lua_Integer status = lua_type(L, status_arg) == LUA_TNUMBER
-                             ? lua_tointegerx(L, status_arg, &is_integer)
-                             : 0;
+    lua_Integer status =
+        lua_type(L, status_arg) == LUA_TNUMBER ? lua_tointegerx(L, status_arg, &is_integer) : 0;
     if (!is_integer || status < MMC_ENABLE || status > MMC_LOCK) {
         lua_pushfstring(L, "status must be mmc.ENABLE (0), mmc.DISABLE (1) or mmc.LOCK (2), got %s",
                         luaL_tolstring(L, status_arg, NULL));
@@ -361,10 +362,8 @@ static const luaL_Reg client_metamethods[] = {
 };
 
 static const luaL_Reg module_functions[] = {
-    {"new", module_new},
-    {"configure", module_configure},
-    {"auth", module_auth},
-    {"set_webhook_status", module_set_webhook_status},
+    {"new", module_new},   {"configure", module_configure},
+    {"auth", module_auth}, {"set_webhook_status", module_set_webhook_status},
     {NULL, NULL},
 };
 

@@ -41,6 +41,15 @@ describe("the transport", function()
         assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
     end)
 
+    it("keeps the whole call, authentication included, within the timeout", function()
+        mock.delay(0.7) -- each answer alone is well inside the timeout; the two together are not
+        local client = mmc.new(mock.options { timeout = 1 })
+        local elapsed, status, err = timed(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+        assert.is_nil(status)
+        assert.matches("^timed out: ", err)
+        assert.is_true(elapsed >= 0.9 and elapsed < 2, "took " .. elapsed .. " s")
+    end)
+
     it("refuses a certificate from an unknown CA", function()
         local before = mock.tls_errors().count
         local client = mmc.new(mock.options { ca_file = mock.other_ca_file })

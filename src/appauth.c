@@ -68,8 +68,8 @@ done:
     return status;
 }
 
-int mmc_appauth_read_grant(const char *body, size_t length, long long unix_now,
-                           mmc_buffer *token, double *lifetime, const char **problem) {
+int mmc_appauth_read_grant(const char *body, size_t length, long long unix_now, mmc_buffer *token,
+                           double *lifetime, const char **problem) {
     enum { ACCESS_TOKEN, VALID_PERIOD, EXPIRE_TIME };
     mmc_json_field fields[] = {{"accessToken", {0}}, {"validPeriod", {0}}, {"expireTime", {0}}};
     mmc_json_status status = mmc_json_scan(body, length, fields, 3);

@@ -42,7 +42,7 @@ int mmc_appauth_build(const mmc_credentials *credentials, long long unix_now, co
 /* Reads a successful answer. On success returns 0, appends the token to `token` and sets
  * `*lifetime` (seconds; -1 when the answer does not say). On failure returns -1 and sets
  * `*problem` to a sentence fit for the user. */
-int mmc_appauth_read_grant(const char *body, size_t length, long long unix_now,
-                           mmc_buffer *token, double *lifetime, const char **problem);
+int mmc_appauth_read_grant(const char *body, size_t length, long long unix_now, mmc_buffer *token,
+                           double *lifetime, const char **problem);
 
 #endif

@@ -25,6 +25,8 @@ struct mmc_client {
     char *corp_id;
     char *endpoint; /* without a trailing slash */
     int sp_mode;
+    double timeout;  /* seconds a whole call may take, re-authentication and retry included */
+    double deadline; /* monotonic time by which the current call must be done */
     mmc_transport transport;
     mmc_token token;
     mmc_buffer url;     /* scratch: the URL of the request being made */
@@ -85,13 +87,13 @@ static const char *config_problem(const mmc_config *config) {
     if (config->app_id != NULL && (strlen(config->app_id) > MMC_APPAUTH_MAX_APP_ID ||
                                    !mmc_utf8_is_valid(config->app_id, strlen(config->app_id))))
         return "app_id must be 1 to 64 characters of UTF-8";
-    if (config->user_id != NULL &&
-        (strlen(config->user_id) > 64 || !mmc_utf8_is_valid(config->user_id, strlen(config->user_id))))
+    if (config->user_id != NULL && (strlen(config->user_id) > 64 ||
+                                    !mmc_utf8_is_valid(config->user_id, strlen(config->user_id))))
         return "user_id must be at most 64 characters of UTF-8";
     if (config->corp_id != NULL && config->corp_id[0] != '\0' && !config->sp_mode)
         return "corp_id is only used in SP mode (set sp = true)";
-    if (config->corp_id != NULL &&
-        (strlen(config->corp_id) > 64 || !mmc_utf8_is_valid(config->corp_id, strlen(config->corp_id))))
+    if (config->corp_id != NULL && (strlen(config->corp_id) > 64 ||
+                                    !mmc_utf8_is_valid(config->corp_id, strlen(config->corp_id))))
         return "corp_id must be at most 64 characters of UTF-8";
     if (!(config->timeout > 0 && config->timeout <= MMC_MAX_TIMEOUT))
         return "timeout must be a number of seconds above 0 and at most 3600";
@@ -122,6 +124,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     mmc_buffer_init(&client->url);
     mmc_buffer_init(&client->request);
     client->sp_mode = config->sp_mode;
+    client->timeout = config->timeout;
 
     const char *endpoint = config->endpoint ? config->endpoint : MMC_DEFAULT_ENDPOINT;
     size_t endpoint_length = strlen(endpoint);
@@ -141,7 +144,6 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     snprintf(user_agent, sizeof user_agent, "mmc/%s libcurl/%s", MMC_VERSION,
              curl_version_info(CURLVERSION_NOW)->version);
     mmc_transport_options options = {
-        .timeout_ms = to_milliseconds(config->timeout),
         .connect_timeout_ms = to_milliseconds(config->connect_timeout),
         .max_body = config->max_body,
         .ssl_verify = config->ssl_verify,
@@ -185,6 +187,25 @@ const char *mmc_client_app_id(const mmc_client *client) {
 
 const char *mmc_client_endpoint(const mmc_client *client) {
     return client->endpoint;
+}
+
+/* Starts the clock of a public call: everything it does shares one timeout. */
+static void start_call(mmc_client *client, mmc_result *result) {
+    result_reset(result);
+    client->deadline = mmc_clock_monotonic() + client->timeout;
+}
+
+/* Sends one request within what is left of the call's time. 0 when an answer arrived. */
+static int send_request(mmc_client *client, mmc_request *request, mmc_response *response,
+                        mmc_result *result) {
+    double left = client->deadline - mmc_clock_monotonic();
+    if (left <= 0) {
+        mmc_buffer_append_format(&result->message, "timed out: the call took longer than %g s",
+                                 client->timeout);
+        return -1;
+    }
+    request->timeout_ms = to_milliseconds(left);
+    return mmc_transport_perform(&client->transport, request, response, &result->message);
 }
 
 static int is_success(long status) {
@@ -248,8 +269,8 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         mmc_buffer_append_string(&result->message, "could not build the authentication request");
         goto done;
     }
-    mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length};
-    if (mmc_transport_perform(&client->transport, &request, &response, &result->message) != 0 ||
+    mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length, 0};
+    if (send_request(client, &request, &response, result) != 0 ||
         judge_answer(result, &response) != 0)
         goto done;
 
@@ -272,7 +293,7 @@ done:
 }
 
 int mmc_client_auth(mmc_client *client, mmc_result *result) {
-    result_reset(result);
+    start_call(client, result);
     return finish(client, result, authenticate(client, result));
 }
 
@@ -301,11 +322,15 @@ static int call_with_token(mmc_client *client, const char *method, mmc_result *r
             }
             result_reset(result);
         }
-        mmc_request request = {method, client->url.data, client->token.value.data, NULL,
+        mmc_request request = {method,
+                               client->url.data,
+                               client->token.value.data,
+                               NULL,
                                client->request.length ? client->request.data : NULL,
-                               client->request.length};
+                               client->request.length,
+                               0};
         mmc_response response;
-        if (mmc_transport_perform(&client->transport, &request, &response, &result->message) != 0)
+        if (send_request(client, &request, &response, result) != 0)
             return -1;
         if (response.status == 401 && attempt == 0) {
             mmc_token_forget(&client->token);
@@ -315,9 +340,9 @@ static int call_with_token(mmc_client *client, const char *method, mmc_result *r
     }
 }
 
-int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length,
-                                  int status, mmc_result *result) {
-    result_reset(result);
+int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length, int status,
+                                  mmc_result *result) {
+    start_call(client, result);
     mmc_buffer_clear(&client->url);
     mmc_buffer_clear(&client->request);
     if (id_length == 0 || id_length > MMC_MAX_ID_LENGTH || status < MMC_ENABLE ||

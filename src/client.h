@@ -31,10 +31,10 @@
 typedef enum { MMC_ENABLE = 0, MMC_DISABLE = 1, MMC_LOCK = 2 } mmc_webhook_status;
 
 typedef struct mmc_config {
-    const char *app_id;   /* NULL until set; checked when a call needs it */
-    const char *app_key;  /* NULL until set; checked when a call needs it */
-    const char *user_id;  /* NULL or "": the administrator */
-    const char *corp_id;  /* SP mode only */
+    const char *app_id;  /* NULL until set; checked when a call needs it */
+    const char *app_key; /* NULL until set; checked when a call needs it */
+    const char *user_id; /* NULL or "": the administrator */
+    const char *corp_id; /* SP mode only */
     int sp_mode;
     const char *endpoint; /* NULL: MMC_DEFAULT_ENDPOINT */
     const char *ca_file;  /* NULL: the system's trust store */
@@ -70,8 +70,8 @@ int mmc_client_auth(mmc_client *client, mmc_result *result);
 
 /* PUT .../webhook/change-status?id=<id>&status=<status>. 0 or -1. The id is any byte string of
  * 1..MMC_MAX_ID_LENGTH bytes (escaped into the URL); status is 0, 1 or 2. */
-int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length,
-                                  int status, mmc_result *result);
+int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length, int status,
+                                  mmc_result *result);
 
 /* The app id and endpoint, for a description of the client. */
 const char *mmc_client_app_id(const mmc_client *client);

@@ -63,7 +63,6 @@ static const char *set_fixed_options(mmc_transport *transport,
     SET(CURLOPT_WRITEDATA, transport);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, transport);
-    SET(CURLOPT_TIMEOUT_MS, options->timeout_ms);
     SET(CURLOPT_CONNECTTIMEOUT_MS, options->connect_timeout_ms);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)options->max_body);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -73,8 +72,8 @@ static const char *set_fixed_options(mmc_transport *transport,
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     SET(CURLOPT_PROTOCOLS_STR, options->allow_http ? "https,http" : "https");
 #else
-    SET(CURLOPT_PROTOCOLS, options->allow_http ? (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP)
-                                               : (long)CURLPROTO_HTTPS);
+    SET(CURLOPT_PROTOCOLS,
+        options->allow_http ? (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP) : (long)CURLPROTO_HTTPS);
 #endif
     SET(CURLOPT_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
@@ -156,7 +155,8 @@ static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer 
     if (code == CURLE_FILESIZE_EXCEEDED || transport->body_too_large)
         return mmc_buffer_append_format(problem, "response too large: body exceeds %zu bytes",
                                         transport->max_body);
-    const char *detail = transport->curl_error[0] ? transport->curl_error : curl_easy_strerror(code);
+    const char *detail =
+        transport->curl_error[0] ? transport->curl_error : curl_easy_strerror(code);
     if (mmc_buffer_append_format(problem, "%s: ", failure_kind(code)) != 0)
         return -1;
     return mmc_message_append_clean(problem, detail, strlen(detail), 256);
@@ -246,6 +246,8 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
         return -1;
     }
     CURLcode code = curl_easy_setopt(easy, CURLOPT_URL, request->url);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, request->timeout_ms);
     if (code == CURLE_OK)
         code = set_method(easy, request);
     if (code == CURLE_OK)

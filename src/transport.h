@@ -3,10 +3,11 @@
  *
  * A client owns one transport, so consecutive calls share one kept-alive TLS connection (and
  * its TLS session), which is most of the cost of a call. The transport fixes the safety
- * settings once, when it is opened: connect and total timeouts, certificate and host name
+ * settings once, when it is opened: the connect timeout, certificate and host name
  * verification (unless explicitly turned off), no redirects, https only (http only when
  * allowed), HTTP/1.1, no signals (threads), a cap on the size of a response body. Per request
- * it sets only the method, URL, headers and body, and always sends a fresh X-Request-ID.
+ * it sets only the method, URL, headers, body and time allowed, and always sends a fresh
+ * X-Request-ID.
  *
  * It knows nothing of the Huawei API: answers of any status are returned as they came, and a
  * failure to get one is described as "<what failed>: <libcurl's detail>".
@@ -21,7 +22,6 @@
 #include "buffer.h"
 
 typedef struct mmc_transport_options {
-    long timeout_ms;         /* the whole exchange, connect included */
     long connect_timeout_ms; /* TCP and TLS set-up */
     size_t max_body;         /* bytes; a longer response body is a failure */
     int ssl_verify;          /* 0 only when the user explicitly turned verification off */
@@ -37,11 +37,12 @@ typedef struct mmc_request {
     const char *authorization; /* sent as Authorization, or NULL */
     const char *body;          /* a JSON body, or NULL for none */
     size_t body_length;
+    long timeout_ms; /* the whole exchange, connect included; above 0 */
 } mmc_request;
 
 typedef struct mmc_response {
-    long status;        /* the HTTP status */
-    const char *body;   /* the body, NUL-terminated; valid until the next request */
+    long status;      /* the HTTP status */
+    const char *body; /* the body, NUL-terminated; valid until the next request */
     size_t body_length;
     const char *request_id; /* the X-Request-Id answered, or "" */
 } mmc_response;
@@ -51,8 +52,8 @@ typedef struct mmc_response {
 typedef struct mmc_transport {
     CURL *easy;
     size_t max_body;
-    int body_too_large;               /* set by the write callback */
-    mmc_buffer body;                  /* the response body being received */
+    int body_too_large; /* set by the write callback */
+    mmc_buffer body;    /* the response body being received */
     char request_id[MMC_REQUEST_ID_MAX + 1];
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last failure */
 } mmc_transport;

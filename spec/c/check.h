@@ -21,7 +21,7 @@ static check_counts check_totals;
             check_totals.passed++;                                                                 \
         } else {                                                                                   \
             check_totals.failed++;                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);        \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);          \
         }                                                                                          \
     } while (0)
 
@@ -32,8 +32,8 @@ static check_counts check_totals;
             check_totals.passed++;                                                                 \
         } else {                                                                                   \
             check_totals.failed++;                                                                 \
-            fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, check_e, \
-                    check_a ? check_a : "(null)");                                               \
+            fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, check_e,   \
+                    check_a ? check_a : "(null)");                                                 \
         }                                                                                          \
     } while (0)
 

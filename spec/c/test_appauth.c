@@ -92,10 +92,16 @@ static void reads_a_grant(void) {
 }
 
 static void refuses_bad_grants(void) {
-    const char *bad[] = {
-        "", "garbage", "[1,2]", "{\"validPeriod\":10}", "{\"accessToken\":42}",
-        "{\"accessToken\":\"\"}", "{\"accessToken\":\"a\\r\\nX-Evil: 1\"}",
-        "{\"accessToken\":\"has space\"}", "{\"accessToken\":\"ok\"", NULL};
+    const char *bad[] = {"",
+                         "garbage",
+                         "[1,2]",
+                         "{\"validPeriod\":10}",
+                         "{\"accessToken\":42}",
+                         "{\"accessToken\":\"\"}",
+                         "{\"accessToken\":\"a\\r\\nX-Evil: 1\"}",
+                         "{\"accessToken\":\"has space\"}",
+                         "{\"accessToken\":\"ok\"",
+                         NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         mmc_buffer token;
         mmc_buffer_init(&token);

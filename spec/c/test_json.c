@@ -10,8 +10,16 @@ static mmc_json_status scan(const char *text) {
 }
 
 static void accepts_valid_json(void) {
-    const char *valid[] = {"{}", "[]", "0", "-1.5e+3", "\"x\"", "true", "null", " { \"a\" : [1, {\"b\": null}] } ",
-                           "{\"u\":\"\\u00e9\\ud83d\\ude00\"}", NULL};
+    const char *valid[] = {"{}",
+                           "[]",
+                           "0",
+                           "-1.5e+3",
+                           "\"x\"",
+                           "true",
+                           "null",
+                           " { \"a\" : [1, {\"b\": null}] } ",
+                           "{\"u\":\"\\u00e9\\ud83d\\ude00\"}",
+                           NULL};
     for (int i = 0; valid[i] != NULL; i++) {
         mmc_json_status status = scan(valid[i]);
         CHECK(status == MMC_JSON_OK || status == MMC_JSON_NOT_OBJECT);
@@ -21,10 +29,12 @@ static void accepts_valid_json(void) {
 }
 
 static void refuses_invalid_json(void) {
-    const char *invalid[] = {"", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "01",
-                             "1.", "-", "+1", ".5", "1e", "tru", "nul", "\"abc", "\"\\x\"",
-                             "\"\\u12g4\"", "\"tab\there\"", "{} {}", "NaN", "Infinity",
-                             "{'a':1}", "{\"a\":1]", NULL};
+    const char *invalid[] = {"",         " ",          "{",        "}",           "{\"a\"}",
+                             "{\"a\":}", "{\"a\":1,}", "[1,]",     "01",          "1.",
+                             "-",        "+1",         ".5",       "1e",          "tru",
+                             "nul",      "\"abc",      "\"\\x\"",  "\"\\u12g4\"", "\"tab\there\"",
+                             "{} {}",    "NaN",        "Infinity", "{'a':1}",     "{\"a\":1]",
+                             NULL};
     for (int i = 0; invalid[i] != NULL; i++) {
         if (scan(invalid[i]) != MMC_JSON_INVALID)
             fprintf(stderr, "accepted: %s\n", invalid[i]);
@@ -97,11 +107,11 @@ static void writes_escaped_strings(void) {
 static void validates_utf8(void) {
     CHECK(mmc_utf8_is_valid("plain", 5));
     CHECK(mmc_utf8_is_valid("\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", 9));
-    CHECK(!mmc_utf8_is_valid("\xc3", 1));                 /* truncated */
-    CHECK(!mmc_utf8_is_valid("\xc0\xaf", 2));             /* overlong */
-    CHECK(!mmc_utf8_is_valid("\xed\xa0\x80", 3));         /* a surrogate */
-    CHECK(!mmc_utf8_is_valid("\xf4\x90\x80\x80", 4));     /* above U+10FFFF */
-    CHECK(!mmc_utf8_is_valid("a\0b", 3));                 /* NUL */
+    CHECK(!mmc_utf8_is_valid("\xc3", 1));             /* truncated */
+    CHECK(!mmc_utf8_is_valid("\xc0\xaf", 2));         /* overlong */
+    CHECK(!mmc_utf8_is_valid("\xed\xa0\x80", 3));     /* a surrogate */
+    CHECK(!mmc_utf8_is_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    CHECK(!mmc_utf8_is_valid("a\0b", 3));             /* NUL */
     CHECK(!mmc_utf8_is_valid("\xff", 1));
 }
 

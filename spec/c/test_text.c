@@ -33,8 +33,9 @@ static void checks_endpoints(void) {
 static void describes_http_errors(void) {
     mmc_buffer out;
     mmc_buffer_init(&out);
-    const char *documented = "{\"error_code\":\"USG.000000004\",\"error_msg\":\"token\\r\\ninvalid\","
-                             "\"request_id\":\"body-id\"}";
+    const char *documented =
+        "{\"error_code\":\"USG.000000004\",\"error_msg\":\"token\\r\\ninvalid\","
+        "\"request_id\":\"body-id\"}";
     CHECK(mmc_message_append_http_error(&out, 401, documented, strlen(documented), "hdr-id") == 0);
     CHECK_STR(mmc_buffer_text(&out), "USG.000000004: token  invalid (request id hdr-id)");
     mmc_buffer_clear(&out);
