@@ -294,9 +294,16 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     lua_Integer status =
         lua_type(L, status_arg) == LUA_TNUMBER ? lua_tointegerx(L, status_arg, &is_integer) : 0;
     if (!is_integer || status < MMC_ENABLE || status > MMC_LOCK) {
-        lua_pushfstring(L, "status must be mmc.ENABLE (0), mmc.DISABLE (1) or mmc.LOCK (2), got %s",
-                        luaL_tolstring(L, status_arg, NULL));
-        luaL_argerror(L, status_arg, lua_tostring(L, -1));
+        /* A number is shown; anything else only by its type, since a misplaced argument may
+         * be a secret. */
+        const char *got = lua_type(L, status_arg) == LUA_TNUMBER
+                              ? luaL_tolstring(L, status_arg, NULL)
+                              : luaL_typename(L, status_arg);
+        luaL_argerror(L, status_arg,
+                      lua_pushfstring(L,
+                                      "status must be mmc.ENABLE (0), mmc.DISABLE (1) or "
+                                      "mmc.LOCK (2), got %s",
+                                      got));
     }
 
     mmc_client *client = check_ready_client(L, client_arg);

@@ -39,12 +39,13 @@ describe("argument checks", function()
             end)
         end
 
-        local bad_statuses = { 3, -1, 1.5, 0 / 0, math.huge, "0", true, {}, nil }
-        for i = 1, 9 do
+        local bad_statuses = { 3, -1, 1.5, 0 / 0, math.huge, 2 ^ 63, "0", true, {}, nil }
+        for i = 1, 10 do
             local value = bad_statuses[i]
             it("raises for the status " .. tostring(value), function()
+                local shown = type(value) == "number" and tostring(value) or type(value)
                 local expected = "bad argument #2 to 'set_webhook_status' (status must be mmc.ENABLE (0), "
-                    .. "mmc.DISABLE (1) or mmc.LOCK (2), got " .. tostring(value) .. ")"
+                    .. "mmc.DISABLE (1) or mmc.LOCK (2), got " .. shown .. ")"
                 raises(expected, function() client:set_webhook_status(mock.WEBHOOK_ID, value) end)
                 raises(expected, function() mmc.set_webhook_status(mock.WEBHOOK_ID, value) end)
             end)
@@ -54,6 +55,13 @@ describe("argument checks", function()
             mock.setup()
             assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, 1.0)))
             mock.setup() -- nothing above counts as a stray request
+        end)
+
+        it("does not show a string passed as the status, which may be a secret", function()
+            local ok, err = pcall(client.set_webhook_status, client, mock.WEBHOOK_ID, mock.APP_KEY)
+            assert.is_false(ok)
+            assert.is_nil(err:find(mock.APP_KEY, 1, true))
+            assert.matches("got string%)$", err)
         end)
 
         it("raises on a closed client", function()
@@ -92,6 +100,7 @@ describe("argument checks", function()
             { { app_id = string.rep("a", 65) }, "app_id must be 1 to 64 characters of UTF-8" },
             { { user_id = "\255" }, "user_id must be at most 64 characters of UTF-8" },
             { { app_key = "k\0ey" }, "option 'app_key' must not contain NUL" },
+            { { ca_file = "/nonexistent/ca.pem" }, "ca_file cannot be read" },
         }
         for _, case in ipairs(bad_options) do
             it("raises: " .. case[2], function()

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -95,6 +96,8 @@ static const char *config_problem(const mmc_config *config) {
     if (config->corp_id != NULL && (strlen(config->corp_id) > 64 ||
                                     !mmc_utf8_is_valid(config->corp_id, strlen(config->corp_id))))
         return "corp_id must be at most 64 characters of UTF-8";
+    if (config->ca_file != NULL && access(config->ca_file, R_OK) != 0)
+        return "ca_file cannot be read";
     if (!(config->timeout > 0 && config->timeout <= MMC_MAX_TIMEOUT))
         return "timeout must be a number of seconds above 0 and at most 3600";
     if (!(config->connect_timeout > 0 && config->connect_timeout <= MMC_MAX_TIMEOUT))

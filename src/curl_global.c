@@ -5,14 +5,13 @@
 #include <curl/curl.h>
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static CURLcode init_result = CURLE_FAILED_INIT;
 
+/* A failure here is not kept: libcurl then refuses to make handles, and curl_easy_init's NULL
+ * is what the transport reports. */
 static void init_once(void) {
-    init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int mmc_curl_global_init(void) {
-    if (pthread_once(&once, init_once) != 0)
-        return -1;
-    return init_result == CURLE_OK ? 0 : -1;
+    return pthread_once(&once, init_once) == 0 ? 0 : -1;
 }

@@ -10,7 +10,8 @@
 #ifndef MMC_CURL_GLOBAL_H
 #define MMC_CURL_GLOBAL_H
 
-/* 0 when libcurl is initialised (now or earlier), -1 when its initialisation failed. */
+/* Runs curl_global_init the first time it is called, in any thread. 0, or -1 when the guard
+ * itself failed. */
 int mmc_curl_global_init(void);
 
 #endif
