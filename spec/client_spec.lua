@@ -81,10 +81,17 @@ describe("an mmc client", function()
         assert.are.equal("mmc.client (closed)", tostring(outer))
     end)
 
-    it("is collected without being closed", function()
-        for _ = 1, 50 do mmc.new(mock.options()) end
+    it("is collected, connection and all, when no longer referenced", function()
+        local weak = setmetatable({}, { __mode = "v" })
+        for i = 1, 20 do
+            local client = mmc.new(mock.options())
+            assert.are.equal(200, (mock.call(client.auth, client)))
+            weak[i] = client
+        end
         collectgarbage()
         collectgarbage()
+        assert.is_nil(next(weak)) -- nothing inside mmc keeps a client alive
+        assert.are.equal(20, #mock.requests_to(mock.APPAUTH))
     end)
 
     it("describes itself without its key", function()

@@ -23,8 +23,9 @@ describe("mmc.set_webhook_status", function()
             assert.are.equal("PUT", put.method)
             assert.are.equal("id=" .. mock.WEBHOOK_ID .. "&status=" .. case[2], put.query)
             assert.is_true(#put.headers["x-access-token"] > 0)
-            assert.is_string(put.headers["x-request-id"])
+            assert.matches("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$", put.headers["x-request-id"])
             assert.are.equal("0", put.headers["content-length"])
+            assert.is_nil(put.headers["content-type"]) -- no body, so no type
         end)
     end
 
