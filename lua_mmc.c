@@ -57,22 +57,28 @@ static const option_spec option_specs[] = {
     {NULL, 0, NULL},
 };
 
+/* The spec of the option named by the string at `index`, or NULL. */
+static const option_spec *find_option(lua_State *L, int index) {
+    if (lua_type(L, index) != LUA_TSTRING)
+        return NULL;
+    const char *name = lua_tostring(L, index);
+    for (const option_spec *spec = option_specs; spec->name != NULL; spec++)
+        if (strcmp(spec->name, name) == 0)
+            return spec;
+    return NULL;
+}
+
 /* Raises unless every key of the options table (at `arg`) is a known option of the right
  * type: a misspelt key would otherwise be silently ignored. */
 static void check_option_names(lua_State *L, int arg) {
     lua_pushnil(L);
     while (lua_next(L, arg) != 0) {
-        const option_spec *spec = NULL;
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            const char *key = lua_tostring(L, -2);
-            for (spec = option_specs; spec->name != NULL; spec++)
-                if (strcmp(spec->name, key) == 0)
-                    break;
-        }
-        if (spec == NULL || spec->name == NULL) {
+        const option_spec *spec = find_option(L, -2);
+        if (spec == NULL) {
             lua_pushvalue(L, -2);
             const char *key = luaL_tolstring(L, -1, NULL);
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", key));
+            return;
         }
         if (lua_type(L, -1) != spec->lua_type)
             luaL_argerror(L, arg,

@@ -34,7 +34,6 @@ build = {
                 "src/curl_global.c", "src/json_scan.c", "src/json_write.c", "src/message.c",
                 "src/token.c", "src/transport.c", "src/url.c",
             },
-            defines = { "_GNU_SOURCE" },
             incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
             libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
             libraries = { "curl", "crypto", "pthread", "m" },

@@ -22,7 +22,7 @@
 #define MMC_DEFAULT_ENDPOINT "https://api.meeting.huaweicloud.com"
 #define MMC_DEFAULT_TIMEOUT 10.0        /* seconds, the whole call */
 #define MMC_DEFAULT_CONNECT_TIMEOUT 5.0 /* seconds, TCP and TLS set-up */
-#define MMC_DEFAULT_MAX_BODY (1024 * 1024)
+#define MMC_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
 #define MMC_MAX_TIMEOUT 3600.0
 #define MMC_MAX_ID_LENGTH 128
 

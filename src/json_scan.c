@@ -199,15 +199,15 @@ static int scan_value(scanner *s, int depth, mmc_json_value *out, mmc_json_field
 
 mmc_json_status mmc_json_scan(const char *text, size_t length, mmc_json_field *fields,
                               size_t field_count) {
-    scanner s = {text, text + length, MMC_JSON_OK};
     mmc_json_value top = {MMC_JSON_ABSENT, NULL, 0};
     for (size_t i = 0; i < field_count; i++)
         fields[i].value = top;
     if (text == NULL)
         return MMC_JSON_INVALID;
-    int is_object = 0;
+
+    scanner s = {text, text + length, MMC_JSON_OK};
     skip_space(&s);
-    is_object = s.at < s.end && *s.at == '{';
+    int is_object = s.at < s.end && *s.at == '{';
     if (scan_value(&s, 0, &top, fields, field_count) == 0) {
         skip_space(&s);
         if (s.at != s.end)

@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
+#endif
 #include "message.h"
 
 #include <string.h>
@@ -9,7 +11,7 @@ int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, s
     size_t kept = length > limit ? limit : length;
     for (size_t i = 0; i < kept; i++) {
         unsigned char c = (unsigned char)text[i];
-        char safe = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+        char safe = (c < 0x20 || c == 0x7f) ? (char)' ' : (char)c;
         if (mmc_buffer_append(out, &safe, 1) != 0)
             return -1;
     }
