@@ -1,11 +1,13 @@
 #include "transport.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "crypto.h"
 #include "curl_global.h"
 #include "message.h"
+#include "token.h"
 
 /* Collects the body, refusing to grow past the cap: returning a short count makes libcurl
  * abort the transfer with CURLE_WRITE_ERROR. */
@@ -162,21 +164,21 @@ static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer 
     return mmc_message_append_clean(problem, detail, strlen(detail), 256);
 }
 
-/* Header lines are built in a buffer and copied by curl_slist_append; the copies that carry
- * credentials are wiped before they are freed. */
+/* Header lines are built on the stack and copied by curl_slist_append; the stack copy is
+ * wiped, as are the list's copies in free_headers, since some carry credentials. Every value
+ * mmc sends is bounded (the longest is a token, at most MMC_TOKEN_MAX_LENGTH). */
 static int add_header(struct curl_slist **list, const char *name, const char *value) {
-    mmc_buffer line;
-    mmc_buffer_init(&line);
-    int status = -1;
-    if (mmc_buffer_append_format(&line, "%s: %s", name, value) == 0) {
-        struct curl_slist *grown = curl_slist_append(*list, mmc_buffer_text(&line));
-        if (grown != NULL) {
-            *list = grown;
-            status = 0;
-        }
-    }
-    mmc_buffer_free(&line);
-    return status;
+    char line[MMC_TOKEN_MAX_LENGTH + 64];
+    int length = snprintf(line, sizeof line, "%s: %s", name, value);
+    struct curl_slist *grown = NULL;
+    if (length > 0 && (size_t)length < sizeof line)
+        grown = curl_slist_append(*list, line);
+    if (length > 0)
+        mmc_wipe(line, (size_t)length < sizeof line ? (size_t)length : sizeof line);
+    if (grown == NULL)
+        return -1;
+    *list = grown;
+    return 0;
 }
 
 static void free_headers(struct curl_slist *list) {
