@@ -169,7 +169,9 @@ static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer 
  * mmc sends is bounded (the longest is a token, at most MMC_TOKEN_MAX_LENGTH). */
 static int add_header(struct curl_slist **list, const char *name, const char *value) {
     char line[MMC_TOKEN_MAX_LENGTH + 64];
-    int length = snprintf(line, sizeof line, "%s: %s", name, value);
+    /* "Name:" with no value tells libcurl to leave that header out altogether. */
+    int length = value[0] ? snprintf(line, sizeof line, "%s: %s", name, value)
+                          : snprintf(line, sizeof line, "%s:", name);
     struct curl_slist *grown = NULL;
     if (length > 0 && (size_t)length < sizeof line)
         grown = curl_slist_append(*list, line);
