@@ -57,11 +57,8 @@ static const option_spec option_specs[] = {
     {NULL, 0, NULL},
 };
 
-/* The spec of the option named by the string at `index`, or NULL. */
-static const option_spec *find_option(lua_State *L, int index) {
-    if (lua_type(L, index) != LUA_TSTRING)
-        return NULL;
-    const char *name = lua_tostring(L, index);
+/* The spec of the option called `name`, or NULL. */
+static const option_spec *find_option(const char *name) {
     for (const option_spec *spec = option_specs; spec->name != NULL; spec++)
         if (strcmp(spec->name, name) == 0)
             return spec;
@@ -73,7 +70,8 @@ static const option_spec *find_option(lua_State *L, int index) {
 static void check_option_names(lua_State *L, int arg) {
     lua_pushnil(L);
     while (lua_next(L, arg) != 0) {
-        const option_spec *spec = find_option(L, -2);
+        const option_spec *spec =
+            lua_type(L, -2) == LUA_TSTRING ? find_option(lua_tostring(L, -2)) : NULL;
         if (spec == NULL) {
             lua_pushvalue(L, -2);
             const char *key = luaL_tolstring(L, -1, NULL);
@@ -100,14 +98,11 @@ static const char *string_option(lua_State *L, int arg, const char *name) {
             luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must not contain NUL", name));
     }
     lua_pop(L, 1);
-    if (value == NULL) {
-        for (const option_spec *spec = option_specs; spec->name != NULL; spec++) {
-            if (strcmp(spec->name, name) == 0 && spec->environment != NULL) {
-                value = getenv(spec->environment);
-                if (value != NULL && value[0] == '\0')
-                    value = NULL;
-            }
-        }
+    const option_spec *spec = find_option(name);
+    if (value == NULL && spec != NULL && spec->environment != NULL) {
+        value = getenv(spec->environment);
+        if (value != NULL && value[0] == '\0')
+            value = NULL;
     }
     return value;
 }

@@ -78,6 +78,14 @@ static int copy_optional(char **to, const char *from) {
     return *to != NULL ? 0 : -1;
 }
 
+/* 1 when an optional identifier is absent, or valid UTF-8 of at most `max_bytes` bytes. */
+static int is_short_utf8(const char *text, size_t max_bytes) {
+    if (text == NULL)
+        return 1;
+    size_t length = strlen(text);
+    return length <= max_bytes && mmc_utf8_is_valid(text, length);
+}
+
 /* Checks what the API or the transport would reject later, so the mistake is reported where
  * it was made. Returns a sentence, or NULL when the config is usable. */
 static const char *config_problem(const mmc_config *config) {
@@ -85,16 +93,13 @@ static const char *config_problem(const mmc_config *config) {
     const char *endpoint_problem = mmc_url_endpoint_problem(endpoint, config->allow_http);
     if (endpoint_problem != NULL)
         return endpoint_problem;
-    if (config->app_id != NULL && (strlen(config->app_id) > MMC_APPAUTH_MAX_APP_ID ||
-                                   !mmc_utf8_is_valid(config->app_id, strlen(config->app_id))))
+    if (!is_short_utf8(config->app_id, MMC_APPAUTH_MAX_APP_ID))
         return "app_id must be 1 to 64 characters of UTF-8";
-    if (config->user_id != NULL && (strlen(config->user_id) > 64 ||
-                                    !mmc_utf8_is_valid(config->user_id, strlen(config->user_id))))
+    if (!is_short_utf8(config->user_id, 64))
         return "user_id must be at most 64 characters of UTF-8";
     if (config->corp_id != NULL && config->corp_id[0] != '\0' && !config->sp_mode)
         return "corp_id is only used in SP mode (set sp = true)";
-    if (config->corp_id != NULL && (strlen(config->corp_id) > 64 ||
-                                    !mmc_utf8_is_valid(config->corp_id, strlen(config->corp_id))))
+    if (!is_short_utf8(config->corp_id, 64))
         return "corp_id must be at most 64 characters of UTF-8";
     if (config->ca_file != NULL && access(config->ca_file, R_OK) != 0)
         return "ca_file cannot be read";
