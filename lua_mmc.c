@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "lua_mmc_compat.h"
+#include "lua_mmc_token_store.h"
 #include "src/client.h"
 #include "src/json_scan.h"
 #include "src/version.h"
@@ -27,17 +28,21 @@
 #define CLIENT_METATABLE "mmc.client"
 #define STATE_DEFAULT_CLIENT "default"
 #define STATE_JSON_DECODE "decode"
+#define CLIENT_TOKEN_STORE "token_store" /* in the client's user value table */
 #define MAX_BODY_LIMIT (1024L * 1024 * 1024)
 
 typedef struct client_box {
     mmc_client *client; /* NULL once closed */
+    int busy;           /* in a call: its token store must not call back into it */
 } client_box;
 
 /* ---- options ---------------------------------------------------------------------------- */
 
+#define OPTION_OBJECT (-2) /* not a Lua type: a table or userdata with methods */
+
 typedef struct option_spec {
     const char *name;
-    int lua_type;
+    int lua_type; /* or OPTION_OBJECT */
     const char *environment; /* the variable that fills it when it is not given, or NULL */
 } option_spec;
 
@@ -54,6 +59,7 @@ static const option_spec option_specs[] = {
     {"timeout", LUA_TNUMBER, NULL},
     {"connect_timeout", LUA_TNUMBER, NULL},
     {"max_body", LUA_TNUMBER, NULL},
+    {"token_store", OPTION_OBJECT, NULL},
     {NULL, 0, NULL},
 };
 
@@ -74,11 +80,13 @@ static void check_option_names(lua_State *L, int arg) {
             lua_type(L, -2) == LUA_TSTRING ? find_option(lua_tostring(L, -2)) : NULL;
         if (spec == NULL) {
             lua_pushvalue(L, -2);
-            const char *key = luaL_tolstring(L, -1, NULL);
+            const char *key = mmc_compat_tolstring(L, -1);
             luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", key));
             return;
         }
-        if (lua_type(L, -1) != spec->lua_type)
+        if (spec->lua_type == OPTION_OBJECT)
+            mmc_lua_check_token_store(L, arg, lua_gettop(L));
+        else if (lua_type(L, -1) != spec->lua_type)
             luaL_argerror(L, arg,
                           lua_pushfstring(L, "option '%s' must be a %s, got %s", spec->name,
                                           lua_typename(L, spec->lua_type), luaL_typename(L, -1)));
@@ -160,7 +168,13 @@ static void push_new_client(lua_State *L, int arg) {
     /* The userdata comes first, so that whatever happens next it is collected. */
     client_box *box = mmc_compat_newuserdata(L, sizeof *box);
     box->client = NULL;
-    luaL_setmetatable(L, CLIENT_METATABLE);
+    box->busy = 0;
+    mmc_compat_setmetatable(L, CLIENT_METATABLE);
+    /* Its Lua values (the token store) live in its user value, a table of its own. */
+    lua_newtable(L);
+    lua_getfield(L, arg, "token_store");
+    lua_setfield(L, -2, CLIENT_TOKEN_STORE);
+    mmc_compat_setuservalue(L, -2);
 
     mmc_buffer problem;
     mmc_buffer_init(&problem);
@@ -187,6 +201,8 @@ static mmc_client *check_ready_client(lua_State *L, int arg) {
     client_box *box = check_box(L, arg);
     if (box->client == NULL)
         luaL_error(L, "mmc: the client is closed");
+    if (box->busy)
+        luaL_error(L, "mmc: the client is in a call already (a token store must not use it)");
     const char *missing = mmc_client_missing_credential(box->client);
     if (missing != NULL)
         luaL_error(L,
@@ -212,6 +228,8 @@ static int push_default_client(lua_State *L) {
 
 static int client_close(lua_State *L) {
     client_box *box = check_box(L, 1);
+    if (box->busy)
+        luaL_error(L, "mmc: the client is in a call and cannot be closed now");
     mmc_client_free(box->client);
     box->client = NULL;
     return 0;
@@ -271,11 +289,44 @@ static int push_result(lua_State *L, mmc_result *result) {
 
 /* ---- calls ------------------------------------------------------------------------------ */
 
-static int do_auth(lua_State *L, int client_arg) {
+/* One call in progress on a client, with its token store (if any) bound for that call. */
+typedef struct call_context {
+    client_box *box;
+    mmc_lua_token_store store;
+    int has_store;
+} call_context;
+
+/* Starts a call on the client at `client_arg` (raising when it cannot make one) and returns
+ * the core client. Leaves one value on the stack: the client's token store, or nil. */
+static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) {
     mmc_client *client = check_ready_client(L, client_arg);
+    call->box = lua_touserdata(L, client_arg);
+    mmc_compat_getuservalue(L, client_arg);
+    lua_getfield(L, -1, CLIENT_TOKEN_STORE);
+    lua_remove(L, -2);
+    const mmc_token_cache *cache = NULL;
+    if (!lua_isnil(L, -1))
+        cache = mmc_lua_token_store_bind(&call->store, L, -1, mmc_client_timeout(client));
+    call->has_store = cache != NULL;
+    mmc_client_use_token_cache(client, cache);
+    call->box->busy = 1;
+    return client;
+}
+
+static void end_call(call_context *call) {
+    if (call->has_store)
+        mmc_lua_token_store_unbind(&call->store);
+    mmc_client_use_token_cache(call->box->client, NULL);
+    call->box->busy = 0;
+}
+
+static int do_auth(lua_State *L, int client_arg) {
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_auth(client, &result);
+    end_call(&call);
     return push_result(L, &result);
 }
 
@@ -293,12 +344,12 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     int status_arg = id_arg + 1;
     int is_integer = 0;
     lua_Integer status =
-        lua_type(L, status_arg) == LUA_TNUMBER ? lua_tointegerx(L, status_arg, &is_integer) : 0;
+        lua_type(L, status_arg) == LUA_TNUMBER ? mmc_compat_tointegerx(L, status_arg, &is_integer) : 0;
     if (!is_integer || status < MMC_ENABLE || status > MMC_LOCK) {
         /* A number is shown; anything else only by its type, since a misplaced argument may
          * be a secret. */
         const char *got = lua_type(L, status_arg) == LUA_TNUMBER
-                              ? luaL_tolstring(L, status_arg, NULL)
+                              ? mmc_compat_tolstring(L, status_arg)
                               : luaL_typename(L, status_arg);
         luaL_argerror(L, status_arg,
                       lua_pushfstring(L,
@@ -307,10 +358,12 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
                                       got));
     }
 
-    mmc_client *client = check_ready_client(L, client_arg);
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_set_webhook_status(client, id, id_length, (int)status, &result);
+    end_call(&call);
     return push_result(L, &result);
 }
 
@@ -345,6 +398,8 @@ static int module_configure(lua_State *L) {
     lua_getfield(L, lua_upvalueindex(1), STATE_DEFAULT_CLIENT);
     if (!lua_isnil(L, -1)) {
         client_box *old = lua_touserdata(L, -1);
+        if (old->busy)
+            luaL_error(L, "mmc: the default client is in a call and cannot be replaced now");
         mmc_client_free(old->client);
         old->client = NULL;
     }
@@ -403,10 +458,10 @@ int luaopen_mmc(lua_State *L) {
 
     if (luaL_newmetatable(L, CLIENT_METATABLE)) {
         lua_pushvalue(L, -2);
-        luaL_setfuncs(L, client_metamethods, 1);
+        mmc_compat_setfuncs(L, client_metamethods, 1);
         lua_newtable(L);
         lua_pushvalue(L, -3);
-        luaL_setfuncs(L, client_methods, 1);
+        mmc_compat_setfuncs(L, client_methods, 1);
         lua_setfield(L, -2, "__index");
         lua_pushliteral(L, "protected");
         lua_setfield(L, -2, "__metatable");
@@ -415,7 +470,7 @@ int luaopen_mmc(lua_State *L) {
 
     lua_newtable(L);
     lua_pushvalue(L, -2);
-    luaL_setfuncs(L, module_functions, 1);
+    mmc_compat_setfuncs(L, module_functions, 1);
     lua_pushinteger(L, MMC_ENABLE);
     lua_setfield(L, -2, "ENABLE");
     lua_pushinteger(L, MMC_DISABLE);

@@ -11,7 +11,7 @@ local function run_with_env(env, chunk)
         table.concat(assignments, " "), arg and arg[-1] or "lua5.4",
         "package.cpath='" .. package.cpath .. "' " .. chunk)
     local pipe = assert(io.popen(command))
-    local output = pipe:read("a")
+    local output = pipe:read("*a") -- "*a": every Lua from 5.1 reads it
     pipe:close()
     return output
 end
@@ -71,15 +71,23 @@ describe("an mmc client", function()
         assert.are.equal("mmc.client (closed)", tostring(client))
     end)
 
-    it("is closed at the end of a <close> scope", function()
-        local outer
-        do
-            local client <close> = mmc.new(mock.options())
-            outer = client
-            assert.are.equal(200, (mock.call(client.auth, client)))
-        end
-        assert.are.equal("mmc.client (closed)", tostring(outer))
-    end)
+    -- To-be-closed variables exist from Lua 5.4 on; older parsers cannot even read them.
+    if _VERSION >= "Lua 5.4" then
+        it("is closed at the end of a <close> scope", function()
+            local leave_scope = assert(load([[
+                local mmc, mock = ...
+                local outer
+                do
+                    local client <close> = mmc.new(mock.options())
+                    outer = client
+                    assert(mock.call(client.auth, client) == 200)
+                end
+                return outer
+            ]]))
+            local outer = leave_scope(mmc, mock)
+            assert.are.equal("mmc.client (closed)", tostring(outer))
+        end)
+    end
 
     it("is collected, connection and all, when no longer referenced", function()
         local weak = setmetatable({}, { __mode = "v" })

@@ -1,11 +1,13 @@
 -- What the transport does when the network or the server misbehaves, and its safety defaults.
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT: unpack
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 local mock = require "mock"
 local mmc = require "mmc"
 
 local function timed(fn, ...)
     local started = mock.now()
-    local results = table.pack(mock.call(fn, ...))
-    return mock.now() - started, table.unpack(results, 1, results.n)
+    local results = pack(mock.call(fn, ...))
+    return mock.now() - started, unpack(results, 1, results.n)
 end
 
 describe("the transport", function()

@@ -15,6 +15,7 @@
 #include "json_write.h"
 #include "message.h"
 #include "token.h"
+#include "token_cache.h"
 #include "transport.h"
 #include "url.h"
 #include "version.h"
@@ -30,6 +31,9 @@ struct mmc_client {
     double deadline; /* monotonic time by which the current call must be done */
     mmc_transport transport;
     mmc_token token;
+    const mmc_token_cache *cache; /* shares the token with other clients; NULL: none */
+    mmc_buffer cache_key;         /* empty without an app key */
+    mmc_buffer cache_value;       /* the token as last loaded from or saved to the cache */
     mmc_buffer url;     /* scratch: the URL of the request being made */
     mmc_buffer request; /* scratch: its body */
 };
@@ -129,6 +133,8 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         return NULL;
     }
     mmc_token_init(&client->token);
+    mmc_buffer_init(&client->cache_key);
+    mmc_buffer_init(&client->cache_value);
     mmc_buffer_init(&client->url);
     mmc_buffer_init(&client->request);
     client->sp_mode = config->sp_mode;
@@ -143,6 +149,13 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         copy_optional(&client->app_key, config->app_key) != 0 ||
         copy_optional(&client->user_id, config->user_id) != 0 ||
         copy_optional(&client->corp_id, config->corp_id) != 0) {
+        mmc_buffer_append_string(problem, "out of memory");
+        mmc_client_free(client);
+        return NULL;
+    }
+    if (client->app_id != NULL && client->app_key != NULL &&
+        mmc_token_cache_key(client->app_key, client->endpoint, client->app_id, client->user_id,
+                            client->corp_id, &client->cache_key) != 0) {
         mmc_buffer_append_string(problem, "out of memory");
         mmc_client_free(client);
         return NULL;
@@ -171,6 +184,8 @@ void mmc_client_free(mmc_client *client) {
         return;
     mmc_transport_close(&client->transport);
     mmc_token_free(&client->token);
+    mmc_buffer_free(&client->cache_key);
+    mmc_buffer_free(&client->cache_value);
     mmc_buffer_free(&client->url);
     mmc_buffer_free(&client->request);
     free_secret(client->app_key);
@@ -195,6 +210,14 @@ const char *mmc_client_app_id(const mmc_client *client) {
 
 const char *mmc_client_endpoint(const mmc_client *client) {
     return client->endpoint;
+}
+
+double mmc_client_timeout(const mmc_client *client) {
+    return client->timeout;
+}
+
+void mmc_client_use_token_cache(mmc_client *client, const mmc_token_cache *cache) {
+    client->cache = cache;
 }
 
 /* Starts the clock of a public call: everything it does shares one timeout. */
@@ -300,9 +323,82 @@ done:
     return outcome;
 }
 
+static int has_cache(const mmc_client *client) {
+    return client->cache != NULL && client->cache_key.length > 0;
+}
+
+/* Asks the cache for a token other than the one the server just refused (when
+ * `after_rejection`). 1 when the client now holds the cache's token, else 0. */
+static int take_shared_token(mmc_client *client, int after_rejection) {
+    const char *stale = after_rejection && client->cache_value.length > 0
+                            ? client->cache_value.data
+                            : NULL;
+    double left = client->deadline - mmc_clock_monotonic();
+    mmc_buffer value;
+    mmc_buffer_init(&value);
+    int taken = 0;
+    if (client->cache->load(client->cache->context, client->cache_key.data, stale,
+                            left > 0 ? left / 2 : 0, &value) == 1) {
+        const char *token = NULL;
+        size_t token_length = 0;
+        long long renew_at = 0;
+        long long now_unix = mmc_clock_unix();
+        double now = mmc_clock_monotonic();
+        if (mmc_token_cache_decode(value.data, value.length, now_unix, &token, &token_length,
+                                   &renew_at) == 0 &&
+            (stale == NULL || strcmp(value.data, stale) != 0) &&
+            mmc_token_adopt(&client->token, token, token_length,
+                            renew_at == 0 ? 0 : now + (double)(renew_at - now_unix)) == 0) {
+            mmc_buffer swap = client->cache_value;
+            client->cache_value = value;
+            value = swap;
+            taken = 1;
+        }
+    }
+    mmc_buffer_free(&value);
+    return taken;
+}
+
+/* Gives the cache the token just obtained (or, after a failed authentication, nothing), with a
+ * time to live that ends when clients are due to renew it. A token with less than a second
+ * left is not worth sharing. */
+static void share_token(mmc_client *client, int authenticated) {
+    const mmc_token_cache *cache = client->cache;
+    long long renew_at = 0;
+    double ttl = 0;
+    if (authenticated && client->token.renew_at != 0) {
+        double left = client->token.renew_at - mmc_clock_monotonic();
+        long long now_unix = mmc_clock_unix();
+        authenticated = left >= 1;
+        renew_at = now_unix + (long long)left; /* rounded down: early rather than late */
+        ttl = (double)(renew_at - now_unix);
+    }
+    if (authenticated && mmc_token_cache_encode(client->token.value.data, client->token.value.length,
+                                                renew_at, &client->cache_value) == 0)
+        cache->save(cache->context, client->cache_key.data, client->cache_value.data,
+                    client->cache_value.length, ttl);
+    else
+        cache->save(cache->context, client->cache_key.data, NULL, 0, 0);
+}
+
+/* A token for the next request: the cache's, when it has one, else a new authentication
+ * (which the cache then shares). */
+static int obtain_token(mmc_client *client, mmc_result *result, int after_rejection) {
+    if (!has_cache(client))
+        return authenticate(client, result);
+    if (take_shared_token(client, after_rejection))
+        return 0;
+    int outcome = authenticate(client, result);
+    share_token(client, outcome == 0);
+    return outcome;
+}
+
 int mmc_client_auth(mmc_client *client, mmc_result *result) {
     start_call(client, result);
-    return finish(client, result, authenticate(client, result));
+    int outcome = authenticate(client, result);
+    if (has_cache(client))
+        share_token(client, outcome == 0);
+    return finish(client, result, outcome);
 }
 
 /* Puts "authentication failed: " before the message of a failed authentication, so that a
@@ -324,7 +420,7 @@ static void mark_as_authentication(mmc_result *result) {
 static int call_with_token(mmc_client *client, const char *method, mmc_result *result) {
     for (int attempt = 0;; attempt++) {
         if (!mmc_token_is_fresh(&client->token, mmc_clock_monotonic())) {
-            if (authenticate(client, result) != 0) {
+            if (obtain_token(client, result, attempt > 0) != 0) {
                 mark_as_authentication(result);
                 return -1;
             }

@@ -5,7 +5,8 @@
  * one transport (so calls share a kept-alive connection) and the current access token.
  * A call that needs a token authenticates first when there is none or it is due for renewal
  * (token.h), and when the server answers 401 it drops the token, authenticates once more and
- * retries once; a second 401 is returned as it is.
+ * retries once; a second 401 is returned as it is. With a token cache, the client takes a shared
+ * token before authenticating, and shares every token it obtains (token_cache.h).
  *
  * Results follow one rule: `status` is the HTTP status of the last answer, 0 when no answer
  * arrived; `message` is empty on success and otherwise says what went wrong, never holding
@@ -18,6 +19,7 @@
 #include <stddef.h>
 
 #include "buffer.h"
+#include "token_cache.h"
 
 #define MMC_DEFAULT_ENDPOINT "https://api.meeting.huaweicloud.com"
 #define MMC_DEFAULT_TIMEOUT 10.0        /* seconds, the whole call */
@@ -72,6 +74,13 @@ int mmc_client_auth(mmc_client *client, mmc_result *result);
  * 1..MMC_MAX_ID_LENGTH bytes (escaped into the URL); status is 0, 1 or 2. */
 int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length, int status,
                                   mmc_result *result);
+
+/* Shares the client's token through `cache` (token_cache.h) from now on; NULL stops it. The
+ * cache must outlive its use: the Lua face sets it for the length of one call. */
+void mmc_client_use_token_cache(mmc_client *client, const mmc_token_cache *cache);
+
+/* Seconds a whole call may take. */
+double mmc_client_timeout(const mmc_client *client);
 
 /* The app id and endpoint, for a description of the client. */
 const char *mmc_client_app_id(const mmc_client *client);

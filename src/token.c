@@ -37,6 +37,14 @@ int mmc_token_store(mmc_token *token, const char *value, size_t length, double l
     return 0;
 }
 
+int mmc_token_adopt(mmc_token *token, const char *value, size_t length, double renew_at) {
+    mmc_token_forget(token);
+    if (mmc_buffer_append(&token->value, value, length) != 0)
+        return -1;
+    token->renew_at = renew_at;
+    return 0;
+}
+
 int mmc_token_is_well_formed(const char *value, size_t length) {
     if (length == 0 || length > MMC_TOKEN_MAX_LENGTH)
         return 0;

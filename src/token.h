@@ -35,6 +35,10 @@ int mmc_token_is_fresh(const mmc_token *token, double now);
 int mmc_token_store(mmc_token *token, const char *value, size_t length, double lifetime,
                     double sent_at);
 
+/* Stores a token that another client obtained, to be renewed from monotonic time `renew_at`
+ * (0: never). 0, or -1 when memory ran out. */
+int mmc_token_adopt(mmc_token *token, const char *value, size_t length, double renew_at);
+
 /* A token goes into an HTTP header: 1..MMC_TOKEN_MAX_LENGTH visible ASCII characters only, so
  * that a hostile server cannot smuggle CR/LF into our next request. */
 int mmc_token_is_well_formed(const char *value, size_t length);

@@ -1,6 +1,8 @@
 -- The specs' handle on the local Huawei mock (spec/mock/huawei_mock.py), started around the
 -- test run by spec/support/with-mock. It talks to the mock's control API over plain HTTP with
 -- LuaSocket, so nothing here shares code with the module under test.
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT: unpack
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 local socket = require "socket"
@@ -106,13 +108,13 @@ end
 -- Calls fn(...) and returns what it returned, after checking that neither the message nor the
 -- body it returned holds a secret. Every call in the specs goes through here.
 function mock.call(fn, ...)
-    local results = table.pack(fn(...))
+    local results = pack(fn(...))
     if type(results[2]) == "string" then mock.assert_no_secret(results[2]) end
     if type(results[3]) == "table" then
         assert(results[3].accessToken == nil and results[3].refreshToken == nil, "a token was returned in the body")
         mock.assert_no_secret(cjson.encode(results[3]))
     end
-    return table.unpack(results, 1, results.n)
+    return unpack(results, 1, results.n)
 end
 
 mock.now = socket.gettime
