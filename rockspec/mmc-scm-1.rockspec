@@ -17,7 +17,7 @@ description = {
     labels = { "huawei", "meeting", "webhook", "libcurl", "http" },
 }
 dependencies = {
-    "lua >= 5.2, < 5.5",
+    "lua >= 5.1, < 5.5", -- and LuaJIT 2.1 (it reports itself as 5.1)
     "lua-cjson >= 2.1",
 }
 external_dependencies = {
@@ -38,6 +38,7 @@ build = {
             libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
             libraries = { "curl", "crypto", "pthread", "m" },
         },
+        ["mmc.redis_store"] = "lua/mmc/redis_store.lua",
     },
     copy_directories = {},
 }

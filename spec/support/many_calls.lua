@@ -4,7 +4,8 @@
 --
 -- Every 10th call uses an unknown id (400), every 50th follows a token revocation (401, then
 -- re-authentication), every 100th gets a garbage body, every 200th opens and closes a second
--- client; all clients are closed or collected before the end. Exits non-zero when any result
+-- client that shares the main client's token through a token store (with a lock); every
+-- 300th call finds the store raising. All clients are closed or collected before the end. Exits non-zero when any result
 -- differs from what the server was made to do.
 package.path = "spec/support/?.lua;" .. package.path
 package.cpath = (os.getenv("MMC_BUILD_DIR") or "build") .. "/?.so;" .. package.cpath
@@ -13,7 +14,18 @@ local mmc = require "mmc"
 
 local calls = tonumber(arg[1]) or 1000
 mock.setup()
-local client = mmc.new(mock.options())
+-- A store with the shape of ngx.shared.DICT, which can be told to fail.
+local store = { data = {}, broken = false }
+function store:get(key) assert(not self.broken, "store down") return self.data[key] end
+function store:set(key, value) assert(not self.broken, "store down") self.data[key] = value return true end
+function store:add(key, value)
+    assert(not self.broken, "store down")
+    if self.data[key] then return false, "exists" end
+    self.data[key] = value
+    return true
+end
+function store:delete(key) self.data[key] = nil end
+local client = mmc.new(mock.options { token_store = store })
 local failures = 0
 
 local function expect(wanted, status, err)
@@ -25,10 +37,11 @@ end
 
 for i = 1, calls do
     if i % 200 == 0 then
-        local other = mmc.new(mock.options())
-        expect(200, other:auth())
+        local other = mmc.new(mock.options { token_store = store })
+        expect(200, other:set_webhook_status(mock.WEBHOOK_ID, i % 3))
         other:close()
     end
+    store.broken = i % 300 == 0
     if i % 100 == 0 then
         mock.fail { status = 200, body = "\1garbage{", path = mock.CHANGE_STATUS }
         expect(200, client:set_webhook_status(mock.WEBHOOK_ID, i % 3))
