@@ -22,7 +22,9 @@
 #include "lua_mmc_compat.h"
 #include "lua_mmc_token_store.h"
 #include "src/client.h"
+#include "src/clock.h"
 #include "src/json_scan.h"
+#include "src/push.h"
 #include "src/version.h"
 
 #define CLIENT_METATABLE "mmc.client"
@@ -42,7 +44,7 @@ typedef struct client_box {
 
 typedef struct option_spec {
     const char *name;
-    int lua_type; /* or OPTION_OBJECT */
+    int lua_type;            /* or OPTION_OBJECT */
     const char *environment; /* the variable that fills it when it is not given, or NULL */
 } option_spec;
 
@@ -330,21 +332,28 @@ static int do_auth(lua_State *L, int client_arg) {
     return push_result(L, &result);
 }
 
+/* The subscription id at `arg`: a non-empty string of at most 128 bytes (any bytes: it is
+ * escaped into the URL). */
+static const char *check_id(lua_State *L, int arg, size_t *length) {
+    const char *id = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, length) : NULL;
+    if (id == NULL || *length == 0)
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L, "id must be a non-empty string, got %s",
+                                      id == NULL ? luaL_typename(L, arg) : "an empty string"));
+    if (*length > MMC_MAX_ID_LENGTH)
+        luaL_argerror(L, arg, "id is longer than 128 bytes");
+    return id;
+}
+
 static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     size_t id_length = 0;
-    const char *id =
-        lua_type(L, id_arg) == LUA_TSTRING ? lua_tolstring(L, id_arg, &id_length) : NULL;
-    if (id == NULL || id_length == 0)
-        luaL_argerror(L, id_arg,
-                      lua_pushfstring(L, "id must be a non-empty string, got %s",
-                                      id == NULL ? luaL_typename(L, id_arg) : "an empty string"));
-    if (id_length > MMC_MAX_ID_LENGTH)
-        luaL_argerror(L, id_arg, "id is longer than 128 bytes");
+    const char *id = check_id(L, id_arg, &id_length);
 
     int status_arg = id_arg + 1;
     int is_integer = 0;
-    lua_Integer status =
-        lua_type(L, status_arg) == LUA_TNUMBER ? mmc_compat_tointegerx(L, status_arg, &is_integer) : 0;
+    lua_Integer status = lua_type(L, status_arg) == LUA_TNUMBER
+                             ? mmc_compat_tointegerx(L, status_arg, &is_integer)
+                             : 0;
     if (!is_integer || status < MMC_ENABLE || status > MMC_LOCK) {
         /* A number is shown; anything else only by its type, since a misplaced argument may
          * be a secret. */
@@ -367,8 +376,146 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     return push_result(L, &result);
 }
 
+/* Raises unless the value at `arg` is nil/none (when `optional`) or a table whose keys are
+ * all among `names` with string values; reads them into `values`. The strings stay valid
+ * while the table is on the stack. */
+static void read_string_table(lua_State *L, int arg, const char *const *names, const char **values,
+                              size_t count, int optional) {
+    for (size_t i = 0; i < count; i++)
+        values[i] = NULL;
+    if (optional && lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg) != 0) {
+        size_t i = count;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (i = 0; i < count && strcmp(names[i], lua_tostring(L, -2)) != 0; i++) {
+            }
+        if (i == count) {
+            lua_pushvalue(L, -2);
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "unknown field '%s'", mmc_compat_tolstring(L, -1)));
+        }
+        size_t length = 0;
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "field '%s' must be a string, got %s", names[i],
+                                          luaL_typename(L, -1)));
+        values[i] = lua_tolstring(L, -1, &length);
+        if (strlen(values[i]) != length)
+            luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must not contain NUL", names[i]));
+        lua_pop(L, 1);
+    }
+}
+
+static int do_set_webhook_config(lua_State *L, int client_arg, int config_arg) {
+    static const char *const names[] = {"url", "subscriber_id", "subscriber_key", "corp_id",
+                                        "sp_id"};
+    const char *values[5];
+    read_string_table(L, config_arg, names, values, 5, 0);
+    mmc_webhook_config config = {values[0], values[1], values[2], values[3], values[4]};
+    const char *problem = mmc_webhook_config_problem(&config);
+    if (problem != NULL)
+        luaL_argerror(L, config_arg, problem);
+
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
+    mmc_result result;
+    mmc_result_init(&result);
+    mmc_client_set_webhook_config(client, &config, &result);
+    end_call(&call);
+    return push_result(L, &result);
+}
+
+static const char *const status_names[] = {"enabled", "disabled", "locked"};
+
+/* Replaces the decoded subscription (a table at the top) by what users read:
+ * {id, subscriber_id, url, status, status_name}. */
+static void reshape_webhook_config(lua_State *L) {
+    int decoded = lua_gettop(L);
+    lua_createtable(L, 0, 5);
+    lua_getfield(L, decoded, "id");
+    lua_setfield(L, -2, "id");
+    lua_getfield(L, decoded, "subscriberId");
+    lua_setfield(L, -2, "subscriber_id");
+    lua_getfield(L, decoded, "url");
+    lua_setfield(L, -2, "url");
+    lua_getfield(L, decoded, "status");
+    int is_integer = 0;
+    lua_Integer status = mmc_compat_tointegerx(L, -1, &is_integer);
+    lua_pop(L, 1);
+    if (is_integer) {
+        lua_pushinteger(L, status);
+        lua_setfield(L, -2, "status");
+        if (status >= MMC_ENABLE && status <= MMC_LOCK) {
+            lua_pushstring(L, status_names[status]);
+            lua_setfield(L, -2, "status_name");
+        }
+    }
+    lua_replace(L, decoded);
+}
+
+static int do_get_webhook_config(lua_State *L, int client_arg, int filter_arg) {
+    static const char *const names[] = {"corp_id", "sp_id"};
+    const char *values[2];
+    read_string_table(L, filter_arg, names, values, 2, 1);
+    const char *problem = mmc_tenant_ids_problem(values[0], values[1]);
+    if (problem != NULL)
+        luaL_argerror(L, filter_arg, problem);
+
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
+    mmc_result result;
+    mmc_result_init(&result);
+    int outcome = mmc_client_get_webhook_config(client, values[0], values[1], &result);
+    end_call(&call);
+    int count = push_result(L, &result);
+    if (outcome == 0 && count == 3 && lua_istable(L, -1))
+        reshape_webhook_config(L);
+    return count;
+}
+
+static int do_delete_webhook_config(lua_State *L, int client_arg, int id_arg) {
+    size_t id_length = 0;
+    const char *id = check_id(L, id_arg, &id_length);
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
+    mmc_result result;
+    mmc_result_init(&result);
+    mmc_client_delete_webhook_config(client, id, id_length, &result);
+    end_call(&call);
+    return push_result(L, &result);
+}
+
+static int do_logout(lua_State *L, int client_arg) {
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
+    mmc_result result;
+    mmc_result_init(&result);
+    mmc_client_logout(client, &result);
+    end_call(&call);
+    return push_result(L, &result);
+}
+
 static int client_auth(lua_State *L) {
     return do_auth(L, 1);
+}
+
+static int client_set_webhook_config(lua_State *L) {
+    return do_set_webhook_config(L, 1, 2);
+}
+
+static int client_get_webhook_config(lua_State *L) {
+    return do_get_webhook_config(L, 1, 2);
+}
+
+static int client_delete_webhook_config(lua_State *L) {
+    return do_delete_webhook_config(L, 1, 2);
+}
+
+static int client_logout(lua_State *L) {
+    return do_logout(L, 1);
 }
 
 static int client_set_webhook_status(lua_State *L) {
@@ -382,6 +529,103 @@ static int module_auth(lua_State *L) {
 static int module_set_webhook_status(lua_State *L) {
     lua_settop(L, 2);
     return do_set_webhook_status(L, push_default_client(L), 1);
+}
+
+static int module_set_webhook_config(lua_State *L) {
+    lua_settop(L, 1);
+    return do_set_webhook_config(L, push_default_client(L), 1);
+}
+
+static int module_get_webhook_config(lua_State *L) {
+    lua_settop(L, 1);
+    return do_get_webhook_config(L, push_default_client(L), 1);
+}
+
+static int module_delete_webhook_config(lua_State *L) {
+    lua_settop(L, 1);
+    return do_delete_webhook_config(L, push_default_client(L), 1);
+}
+
+static int module_logout(lua_State *L) {
+    lua_settop(L, 0);
+    return do_logout(L, push_default_client(L));
+}
+
+/* ---- receiving pushes ----------------------------------------------------------------- */
+
+/* mmc.verify_push(body, subscriber_key [, max_age_seconds]): the decoded push when it is
+ * authentic (and recent enough), else nil and the reason. A hostile body never raises; only
+ * wrong argument types do. */
+static int module_verify_push(lua_State *L) {
+    size_t body_length = 0, key_length = 0;
+    if (lua_type(L, 1) != LUA_TSTRING)
+        luaL_argerror(L, 1,
+                      lua_pushfstring(L, "body must be a string, got %s", luaL_typename(L, 1)));
+    const char *body = lua_tolstring(L, 1, &body_length);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        luaL_argerror(
+            L, 2,
+            lua_pushfstring(L, "subscriber_key must be a string, got %s", luaL_typename(L, 2)));
+    const char *key = lua_tolstring(L, 2, &key_length);
+    if (key_length == 0)
+        luaL_argerror(L, 2, "subscriber_key must not be empty");
+    double max_age = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        max_age = lua_type(L, 3) == LUA_TNUMBER ? (double)lua_tonumber(L, 3) : -1;
+        if (!(max_age > 0 && max_age <= 1e9))
+            luaL_argerror(L, 3, "max_age_seconds must be a number of seconds above 0");
+    }
+    lua_settop(L, 1);
+
+    mmc_buffer reason;
+    mmc_buffer_init(&reason);
+    long long now_ms = (long long)(mmc_clock_unix_precise() * 1000);
+    if (mmc_push_verify(body, body_length, key, key_length, max_age, now_ms, &reason) != 0) {
+        lua_pushnil(L);
+        lua_pushlstring(L, reason.data, reason.length);
+        mmc_buffer_free(&reason);
+        return 2;
+    }
+    mmc_buffer_free(&reason);
+    lua_getfield(L, lua_upvalueindex(1), STATE_JSON_DECODE);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+        lua_pushnil(L);
+        lua_pushstring(L, "the push is authentic but its JSON could not be decoded");
+        return 2;
+    }
+    return 1;
+}
+
+/* mmc.push_reply(push): the status and body to answer a verified push with. */
+static int module_push_reply(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "eventInfo");
+    const char *event = NULL;
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "event");
+        event = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    }
+    lua_pushinteger(L, 200);
+    if (event == NULL || strcmp(event, MMC_PUSH_VERIFY_EVENT) != 0) {
+        lua_pushliteral(L, "");
+        return 2;
+    }
+    lua_getfield(L, 1, "nonce");
+    size_t nonce_length = 0;
+    const char *nonce = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &nonce_length) : NULL;
+    if (nonce == NULL)
+        luaL_argerror(L, 1, "a meeting.verify push must have a string 'nonce'");
+    mmc_buffer reply;
+    mmc_buffer_init(&reply);
+    if (mmc_push_verify_reply(nonce, nonce_length, &reply) != 0) {
+        mmc_buffer_free(&reply);
+        luaL_argerror(L, 1, "the push's nonce is not valid UTF-8");
+    }
+    lua_pop(L, 1);
+    lua_pushlstring(L, reply.data, reply.length);
+    mmc_buffer_free(&reply);
+    return 2;
 }
 
 static int module_new(lua_State *L) {
@@ -413,6 +657,10 @@ static int module_configure(lua_State *L) {
 static const luaL_Reg client_methods[] = {
     {"auth", client_auth},
     {"set_webhook_status", client_set_webhook_status},
+    {"set_webhook_config", client_set_webhook_config},
+    {"get_webhook_config", client_get_webhook_config},
+    {"delete_webhook_config", client_delete_webhook_config},
+    {"logout", client_logout},
     {"close", client_close},
     {NULL, NULL},
 };
@@ -425,8 +673,16 @@ static const luaL_Reg client_metamethods[] = {
 };
 
 static const luaL_Reg module_functions[] = {
-    {"new", module_new},   {"configure", module_configure},
-    {"auth", module_auth}, {"set_webhook_status", module_set_webhook_status},
+    {"new", module_new},
+    {"configure", module_configure},
+    {"auth", module_auth},
+    {"set_webhook_status", module_set_webhook_status},
+    {"set_webhook_config", module_set_webhook_config},
+    {"get_webhook_config", module_get_webhook_config},
+    {"delete_webhook_config", module_delete_webhook_config},
+    {"logout", module_logout},
+    {"verify_push", module_verify_push},
+    {"push_reply", module_push_reply},
     {NULL, NULL},
 };
 

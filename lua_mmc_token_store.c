@@ -153,12 +153,32 @@ static int index_methods(lua_State *L) {
     return 2;
 }
 
+/* The core's drop (after a logout): takes the logged-out token out of the store when the
+ * store still holds it, with delete, or else by setting an empty value that soon expires. */
+static void store_drop(void *context, const char *key, const char *value) {
+    mmc_lua_token_store *binding = context;
+    mmc_buffer current;
+    mmc_buffer_init(&current);
+    int holds_it = store_get(binding, key, NULL, &current) && strcmp(current.data, value) == 0;
+    mmc_buffer_free(&current);
+    if (!holds_it)
+        return;
+    store_request remove = {"delete", key, NULL, 0, 0};
+    if (store_call(binding, &remove) != STORE_RAN) {
+        store_request blank = {"set", key, "", 0, 1};
+        lua_pop(binding->L, 1);
+        store_call(binding, &blank);
+    }
+    lua_pop(binding->L, 1);
+}
+
 void mmc_lua_check_token_store(lua_State *L, int arg, int index) {
     int type = lua_type(L, index);
     if (type != LUA_TTABLE && type != LUA_TUSERDATA)
         luaL_argerror(L, arg,
-                      lua_pushfstring(L, "option 'token_store' must be a table or userdata with "
-                                         "get and set methods, got %s",
+                      lua_pushfstring(L,
+                                      "option 'token_store' must be a table or userdata with "
+                                      "get and set methods, got %s",
                                       luaL_typename(L, index)));
     lua_pushcfunction(L, index_methods);
     lua_pushvalue(L, index);
@@ -176,6 +196,7 @@ const mmc_token_cache *mmc_lua_token_store_bind(mmc_lua_token_store *binding, lu
     binding->cache.context = binding;
     binding->cache.load = store_load;
     binding->cache.save = store_save;
+    binding->cache.drop = store_drop;
     binding->L = L;
     binding->store = mmc_compat_absindex(L, store);
     binding->lock_ttl = lock_ttl;

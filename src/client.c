@@ -34,8 +34,8 @@ struct mmc_client {
     const mmc_token_cache *cache; /* shares the token with other clients; NULL: none */
     mmc_buffer cache_key;         /* empty without an app key */
     mmc_buffer cache_value;       /* the token as last loaded from or saved to the cache */
-    mmc_buffer url;     /* scratch: the URL of the request being made */
-    mmc_buffer request; /* scratch: its body */
+    mmc_buffer url;               /* scratch: the URL of the request being made */
+    mmc_buffer request;           /* scratch: its body */
 };
 
 void mmc_config_defaults(mmc_config *config) {
@@ -330,9 +330,8 @@ static int has_cache(const mmc_client *client) {
 /* Asks the cache for a token other than the one the server just refused (when
  * `after_rejection`). 1 when the client now holds the cache's token, else 0. */
 static int take_shared_token(mmc_client *client, int after_rejection) {
-    const char *stale = after_rejection && client->cache_value.length > 0
-                            ? client->cache_value.data
-                            : NULL;
+    const char *stale =
+        after_rejection && client->cache_value.length > 0 ? client->cache_value.data : NULL;
     double left = client->deadline - mmc_clock_monotonic();
     mmc_buffer value;
     mmc_buffer_init(&value);
@@ -373,8 +372,9 @@ static void share_token(mmc_client *client, int authenticated) {
         renew_at = now_unix + (long long)left; /* rounded down: early rather than late */
         ttl = (double)(renew_at - now_unix);
     }
-    if (authenticated && mmc_token_cache_encode(client->token.value.data, client->token.value.length,
-                                                renew_at, &client->cache_value) == 0)
+    if (authenticated &&
+        mmc_token_cache_encode(client->token.value.data, client->token.value.length, renew_at,
+                               &client->cache_value) == 0)
         cache->save(cache->context, client->cache_key.data, client->cache_value.data,
                     client->cache_value.length, ttl);
     else
@@ -462,4 +462,162 @@ int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_
         return -1;
     }
     return finish(client, result, call_with_token(client, "PUT", result));
+}
+
+/* ---- event-push subscription ---------------------------------------------------------- */
+
+/* 1 when an optional text is absent, or valid UTF-8 of at most `max_bytes` bytes with no
+ * control character (these end up in JSON bodies and URLs). */
+static int is_short_text(const char *text, size_t max_bytes) {
+    if (text == NULL)
+        return 1;
+    size_t length = strlen(text);
+    if (length > max_bytes || !mmc_utf8_is_valid(text, length))
+        return 0;
+    for (size_t i = 0; i < length; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int is_given(const char *text) {
+    return text != NULL && text[0] != '\0';
+}
+
+const char *mmc_webhook_config_problem(const mmc_webhook_config *config) {
+    if (!is_given(config->url) || strncmp(config->url, "https://", 8) != 0 ||
+        config->url[8] == '\0')
+        return "url must be an https:// URL";
+    if (!is_short_text(config->url, MMC_MAX_URL_LENGTH) || strpbrk(config->url, " \"<>\\^`{|}"))
+        return "url must be at most 2048 bytes, with no space, control character or quote";
+    if (!is_given(config->subscriber_id) ||
+        !is_short_text(config->subscriber_id, MMC_MAX_SUBSCRIBER_ID_LENGTH))
+        return "subscriber_id must be 1 to 64 bytes of UTF-8 text";
+    if (!is_given(config->subscriber_key) ||
+        !is_short_text(config->subscriber_key, MMC_MAX_SUBSCRIBER_KEY_LENGTH))
+        return "subscriber_key must be 1 to 128 bytes of UTF-8 text";
+    return mmc_tenant_ids_problem(config->corp_id, config->sp_id);
+}
+
+const char *mmc_tenant_ids_problem(const char *corp_id, const char *sp_id) {
+    if (!is_short_text(corp_id, MMC_MAX_TENANT_ID_LENGTH))
+        return "corp_id must be at most 64 bytes of UTF-8 text";
+    if (!is_short_text(sp_id, MMC_MAX_TENANT_ID_LENGTH))
+        return "sp_id must be at most 64 bytes of UTF-8 text";
+    return NULL;
+}
+
+/* Appends ,"name":"value" (or "name":"value" first) when the value is given. */
+static int append_member(mmc_buffer *body, const char *name, const char *value) {
+    if (!is_given(value))
+        return 0;
+    return mmc_buffer_append_format(body, "%s\"%s\":", body->length > 1 ? "," : "", name) != 0 ||
+                   mmc_json_append_string(body, value, strlen(value)) != 0
+               ? -1
+               : 0;
+}
+
+/* Starts a call whose URL is the endpoint and `path`, with no body yet. 0 or -1. */
+static int prepare_call(mmc_client *client, const char *path, mmc_result *result) {
+    mmc_buffer_clear(&client->url);
+    mmc_buffer_clear(&client->request);
+    if (mmc_buffer_append_format(&client->url, "%s%s", client->endpoint, path) != 0) {
+        mmc_buffer_append_string(&result->message, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *config,
+                                  mmc_result *result) {
+    start_call(client, result);
+    const char *problem = mmc_webhook_config_problem(config);
+    if (problem != NULL) {
+        mmc_buffer_append_string(&result->message, problem);
+        return -1;
+    }
+    if (prepare_call(client, MMC_WEBHOOK_CONFIG_PATH, result) != 0)
+        return finish(client, result, -1);
+    mmc_buffer *body = &client->request;
+    if (mmc_buffer_append_string(body, "{") != 0 ||
+        append_member(body, "subscriberId", config->subscriber_id) != 0 ||
+        append_member(body, "subscriberKey", config->subscriber_key) != 0 ||
+        append_member(body, "url", config->url) != 0 ||
+        append_member(body, "corpId", config->corp_id) != 0 ||
+        append_member(body, "spId", config->sp_id) != 0 ||
+        mmc_buffer_append_string(body, "}") != 0) {
+        mmc_buffer_clear(body);
+        mmc_buffer_append_string(&result->message, "out of memory");
+        return finish(client, result, -1);
+    }
+    int outcome = call_with_token(client, "POST", result);
+    mmc_buffer_clear(body); /* it held the subscriber key */
+    mmc_message_redact(&result->message, config->subscriber_key, strlen(config->subscriber_key));
+    return finish(client, result, outcome);
+}
+
+/* Appends ?name=value or &name=value, escaped, when the value is given. */
+static int append_query(mmc_buffer *url, const char *name, const char *value, size_t length) {
+    if (value == NULL || length == 0)
+        return 0;
+    return mmc_buffer_append_format(url, "%c%s=", strchr(url->data, '?') ? '&' : '?', name) != 0 ||
+                   mmc_url_append_escaped(url, value, length) != 0
+               ? -1
+               : 0;
+}
+
+int mmc_client_get_webhook_config(mmc_client *client, const char *corp_id, const char *sp_id,
+                                  mmc_result *result) {
+    start_call(client, result);
+    const char *problem = mmc_tenant_ids_problem(corp_id, sp_id);
+    if (problem != NULL) {
+        mmc_buffer_append_string(&result->message, problem);
+        return -1;
+    }
+    if (prepare_call(client, MMC_WEBHOOK_CONFIG_PATH, result) != 0 ||
+        append_query(&client->url, "corpId", corp_id, corp_id ? strlen(corp_id) : 0) != 0 ||
+        append_query(&client->url, "spId", sp_id, sp_id ? strlen(sp_id) : 0) != 0) {
+        mmc_buffer_append_string(&result->message, "out of memory");
+        return finish(client, result, -1);
+    }
+    return finish(client, result, call_with_token(client, "GET", result));
+}
+
+int mmc_client_delete_webhook_config(mmc_client *client, const char *id, size_t id_length,
+                                     mmc_result *result) {
+    start_call(client, result);
+    if (id_length == 0 || id_length > MMC_MAX_ID_LENGTH) {
+        mmc_buffer_append_string(&result->message, "invalid id");
+        return -1;
+    }
+    if (prepare_call(client, MMC_WEBHOOK_CONFIG_PATH, result) != 0 ||
+        append_query(&client->url, "id", id, id_length) != 0) {
+        mmc_buffer_append_string(&result->message, "out of memory");
+        return finish(client, result, -1);
+    }
+    return finish(client, result, call_with_token(client, "DELETE", result));
+}
+
+int mmc_client_logout(mmc_client *client, mmc_result *result) {
+    start_call(client, result);
+    if (client->token.value.length == 0) {
+        mmc_buffer_append_string(&result->message,
+                                 "not logged in: the client holds no token to log out");
+        return -1;
+    }
+    if (prepare_call(client, MMC_TOKEN_PATH, result) != 0)
+        return finish(client, result, -1);
+    mmc_request request = {"DELETE", client->url.data, client->token.value.data, NULL, NULL, 0, 0};
+    mmc_response response;
+    int outcome = -1;
+    if (send_request(client, &request, &response, result) == 0)
+        outcome = judge_answer(result, &response);
+    /* Redact before the token is forgotten: finish() can no longer see it afterwards. */
+    finish(client, result, outcome);
+    if (has_cache(client) && client->cache->drop != NULL && client->cache_value.length > 0)
+        client->cache->drop(client->cache->context, client->cache_key.data,
+                            client->cache_value.data);
+    mmc_buffer_clear(&client->cache_value);
+    mmc_token_forget(&client->token);
+    return outcome;
 }

@@ -29,6 +29,14 @@
 #define MMC_MAX_ID_LENGTH 128
 
 #define MMC_WEBHOOK_STATUS_PATH "/v1/mmc/management/webhook/change-status"
+#define MMC_WEBHOOK_CONFIG_PATH "/v1/mmc/management/webhook/link-config"
+#define MMC_TOKEN_PATH "/v1/usg/acs/token"
+
+/* Limits of the subscription's fields (assumed: the API reference states none). */
+#define MMC_MAX_SUBSCRIBER_ID_LENGTH 64
+#define MMC_MAX_SUBSCRIBER_KEY_LENGTH 128
+#define MMC_MAX_URL_LENGTH 2048
+#define MMC_MAX_TENANT_ID_LENGTH 64 /* corpId, spId */
 
 typedef enum { MMC_ENABLE = 0, MMC_DISABLE = 1, MMC_LOCK = 2 } mmc_webhook_status;
 
@@ -46,6 +54,16 @@ typedef struct mmc_config {
     double connect_timeout; /* seconds */
     size_t max_body;        /* bytes */
 } mmc_config;
+
+/* An event-push subscription, as set by POST .../link-config. NULL or "" leaves a field out;
+ * url, subscriber_id and subscriber_key are required. */
+typedef struct mmc_webhook_config {
+    const char *url; /* https:// */
+    const char *subscriber_id;
+    const char *subscriber_key; /* the key Huawei signs pushes with: a secret */
+    const char *corp_id;
+    const char *sp_id;
+} mmc_webhook_config;
 
 typedef struct mmc_result {
     long status;
@@ -74,6 +92,31 @@ int mmc_client_auth(mmc_client *client, mmc_result *result);
  * 1..MMC_MAX_ID_LENGTH bytes (escaped into the URL); status is 0, 1 or 2. */
 int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length, int status,
                                   mmc_result *result);
+
+/* POST .../webhook/link-config: creates or replaces the subscription. 0 or -1. The subscriber
+ * key is wiped from the client's buffers after the call and redacted from any message. */
+int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *config,
+                                  mmc_result *result);
+
+/* GET .../webhook/link-config[?corpId=&spId=]: the subscription (corp_id, sp_id: NULL or ""
+ * for none). 0 or -1. */
+int mmc_client_get_webhook_config(mmc_client *client, const char *corp_id, const char *sp_id,
+                                  mmc_result *result);
+
+/* DELETE .../webhook/link-config?id=<id>. 0 or -1. */
+int mmc_client_delete_webhook_config(mmc_client *client, const char *id, size_t id_length,
+                                     mmc_result *result);
+
+/* DELETE /v1/usg/acs/token: invalidates the client's token. Whatever the answer, the client
+ * forgets the token (and takes it out of a token cache that still holds it). With no token
+ * there is nothing to log out: -1, status 0, and a message saying so. */
+int mmc_client_logout(mmc_client *client, mmc_result *result);
+
+/* A sentence saying what is wrong with `config`, or NULL when it can be sent. */
+const char *mmc_webhook_config_problem(const mmc_webhook_config *config);
+
+/* A sentence saying what is wrong with these optional tenant ids, or NULL. */
+const char *mmc_tenant_ids_problem(const char *corp_id, const char *sp_id);
 
 /* Shares the client's token through `cache` (token_cache.h) from now on; NULL stops it. The
  * cache must outlive its use: the Lua face sets it for the length of one call. */

@@ -11,3 +11,9 @@ double mmc_clock_monotonic(void) {
 long long mmc_clock_unix(void) {
     return (long long)time(NULL);
 }
+
+double mmc_clock_unix_precise(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}

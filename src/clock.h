@@ -14,4 +14,7 @@ double mmc_clock_monotonic(void);
 /* Unix time in whole seconds. */
 long long mmc_clock_unix(void);
 
+/* Unix time in seconds with its fraction (for millisecond timestamps). */
+double mmc_clock_unix_precise(void);
+
 #endif

@@ -66,3 +66,7 @@ void mmc_wipe(void *memory, size_t length) {
     if (memory != NULL)
         OPENSSL_cleanse(memory, length);
 }
+
+int mmc_constant_time_equal(const void *a, const void *b, size_t length) {
+    return CRYPTO_memcmp(a, b, length) == 0;
+}

@@ -31,4 +31,8 @@ int mmc_random_uuid(char out[MMC_UUID_LENGTH + 1]);
 /* Overwrites memory in a way the compiler cannot optimise away. */
 void mmc_wipe(void *memory, size_t length);
 
+/* 1 when the two byte strings are equal, taking the same time whatever they hold (for
+ * comparing a received signature with the expected one). */
+int mmc_constant_time_equal(const void *a, const void *b, size_t length);
+
 #endif

@@ -40,6 +40,8 @@ typedef struct mmc_token_cache {
      * `value` is NULL (the authentication failed), shares nothing. Either way the cache lets go
      * of whatever load took to make others wait. */
     void (*save)(void *context, const char *key, const char *value, size_t length, double ttl);
+    /* After a logout: removes `value` from the cache, if the cache still holds that value. */
+    void (*drop)(void *context, const char *key, const char *value);
 } mmc_token_cache;
 
 /* The cache key of a client (see above). 0, or -1 when out of memory. */

@@ -1,0 +1,206 @@
+-- Receiving event pushes: mmc.verify_push checks what Huawei sent (signed with the subscriber
+-- key), and mmc.push_reply says what to answer. The pushes here are signed by Python's hmac
+-- module (spec/support/push_signer.lua), not by mmc.
+local mmc = require "mmc"
+local signer = require "push_signer"
+
+local KEY = "subscriber-key-0123456789"
+local now_ms = function() return math.floor(os.time() * 1000) end
+
+describe("mmc.verify_push", function()
+    it("returns an authentic push, decoded", function()
+        local body = signer.push { key = KEY, nonce = "abc123", app_id = "sub-1" }
+        local push, err = mmc.verify_push(body, KEY)
+        assert.is_nil(err)
+        assert.are.equal("sub-1", push.appID)
+        assert.are.equal("abc123", push.nonce)
+        assert.are.equal("meeting.started", push.eventInfo.event)
+        assert.are.equal("987654321", push.eventInfo.payload.meetingInfo.meetingID)
+    end)
+
+    it("checks the signature over eventInfo exactly as it stands in the body", function()
+        local spaced = '{ "event" : "meeting.end", "timestamp" : 1, "payload" : { } }'
+        assert.is_table(mmc.verify_push(signer.push { key = KEY, event_info = spaced }, KEY))
+        -- the same eventInfo, signed compactly but sent with spaces: not what was signed
+        local compact = '{"event":"meeting.end","timestamp":1,"payload":{}}'
+        local signature = signer.hmac(KEY, "12345678" .. "1700000000000" .. "n" .. compact)
+        local reformatted = signer.push { key = KEY, timestamp = 1700000000000, nonce = "n",
+                                          event_info = spaced, signature = signature }
+        local push, err = mmc.verify_push(reformatted, KEY)
+        assert.is_nil(push)
+        assert.matches("^wrong signature", err)
+    end)
+
+    it("accepts the signature in upper-case hex too", function()
+        local body = signer.push { key = KEY }
+        local upper = body:gsub('"signature":"(%x+)"', function(hex) return '"signature":"' .. hex:upper() .. '"' end)
+        assert.is_table(mmc.verify_push(upper, KEY))
+    end)
+
+    it("rejects a push signed with another key", function()
+        local push, err = mmc.verify_push(signer.push { key = "another-key" }, KEY)
+        assert.is_nil(push)
+        assert.matches("^wrong signature: the push was not signed with this subscriber key", err)
+    end)
+
+    it("rejects a push changed on the way, wherever the change is", function()
+        local body = signer.push { key = KEY, nonce = "nonce-1" }
+        for _, change in ipairs {
+            { '"appID":"12345678"', '"appID":"12345679"' },
+            { '"nonce":"nonce%-1"', '"nonce":"nonce-2"' },
+            { '"meetingID":"987654321"', '"meetingID":"987654322"' },
+            { '"event":"meeting.started"', '"event":"meeting.end"' },
+        } do
+            local tampered, n = body:gsub(change[1], change[2])
+            assert.are.equal(1, n, change[1])
+            local push, err = mmc.verify_push(tampered, KEY)
+            assert.is_nil(push, change[1])
+            assert.matches("^wrong signature", err)
+        end
+        local timestamp = body:match('"timestamp":(%d+)')
+        local later = body:gsub('"timestamp":' .. timestamp, '"timestamp":' .. (timestamp + 1), 1)
+        assert.matches("^wrong signature", select(2, mmc.verify_push(later, KEY)))
+    end)
+
+    it("rejects every truncation of a push, without raising", function()
+        local body = signer.push { key = KEY }
+        for cut = 0, #body - 1 do
+            local ok, push, err = pcall(mmc.verify_push, body:sub(1, cut), KEY)
+            assert.is_true(ok, "raised at " .. cut)
+            assert.is_nil(push, "accepted a push cut at " .. cut)
+            assert.is_string(err)
+        end
+    end)
+
+    it("rejects an unsigned push, and names each missing member", function()
+        for _, name in ipairs { "appID", "timestamp", "nonce", "eventInfo" } do
+            local push, err = mmc.verify_push(signer.push { key = KEY, omit = { [name] = true } }, KEY)
+            assert.is_nil(push)
+            assert.are.equal("the push has no '" .. name .. "'", err)
+        end
+        local push, err = mmc.verify_push(signer.push { key = KEY, omit = { signature = true } }, KEY)
+        assert.is_nil(push)
+        assert.are.equal("the push is unsigned: it has no 'signature'", err)
+    end)
+
+    it("rejects members of the wrong kind", function()
+        local cases = {
+            { '"timestamp":(%d+)', '"timestamp":"%1"', "the push's 'timestamp' is not a whole number" },
+            { '"timestamp":(%d+)', '"timestamp":%1.5', "the push's 'timestamp' is not a whole number" },
+            { '"timestamp":(%d+)', '"timestamp":1e12', "the push's 'timestamp' is not a whole number" },
+            { '"timestamp":(%d+)', '"timestamp":-%1', "the push's 'timestamp' is not a whole number" },
+            { '"appID":"12345678"', '"appID":12345678', "the push's 'appID' is not a string" },
+            { '"signature":"%x+"', '"signature":"zz"', "the push's signature is not 64 hex digits" },
+            { '"eventInfo":{', '"eventInfo":[{', "the push's 'eventInfo' is not an object" },
+        }
+        for _, case in ipairs(cases) do
+            local body = signer.push { key = KEY }
+            local changed = body:gsub(case[1], case[2], 1)
+            if case[2] == '"eventInfo":[{' then changed = changed:sub(1, -2) .. "]}" end
+            local push, err = mmc.verify_push(changed, KEY)
+            assert.is_nil(push, case[2])
+            assert.are.equal(case[3], err)
+        end
+    end)
+
+    it("rejects what is not a JSON object, however hostile, without raising", function()
+        local deep = string.rep("[", 100000) .. string.rep("]", 100000)
+        local bodies = { "", "null", "[]", '"a push"', "{", "{}", "\0\1\2", deep,
+                         '{"eventInfo":' .. string.rep('{"a":', 5000) .. "1" .. string.rep("}", 5000) .. "}",
+                         "{\"appID\":\"\xff\xfe\"}", string.rep("x", 1024 * 1024) }
+        for _, body in ipairs(bodies) do
+            local ok, push, err = pcall(mmc.verify_push, body, KEY)
+            assert.is_true(ok)
+            assert.is_nil(push)
+            assert.is_string(err)
+        end
+        assert.matches("^the push is not a JSON object", select(2, mmc.verify_push("[]", KEY)))
+        assert.matches("too deep", select(2, mmc.verify_push(deep, KEY)))
+    end)
+
+    it("survives random damage: never raises, never accepts a changed push", function()
+        local body = signer.push { key = KEY }
+        math.randomseed(42)
+        for _ = 1, 2000 do
+            local bytes = { body:byte(1, -1) }
+            for _ = 1, math.random(1, 4) do
+                bytes[math.random(1, #bytes)] = math.random(0, 255)
+            end
+            local damaged = string.char((table.unpack or unpack)(bytes))
+            local ok, push = pcall(mmc.verify_push, damaged, KEY)
+            assert.is_true(ok)
+            if damaged ~= body and push ~= nil then
+                -- Only changes JSON ignores (in the signature's hex case) may still verify.
+                assert.are.equal(body:lower(), damaged:lower())
+            end
+        end
+    end)
+
+    describe("with a maximum age", function()
+        it("accepts a recent push and rejects an old one, or one from the future", function()
+            assert.is_table(mmc.verify_push(signer.push { key = KEY, timestamp = now_ms() - 5000 }, KEY, 60))
+            local push, err = mmc.verify_push(signer.push { key = KEY, timestamp = now_ms() - 600 * 1000 }, KEY, 300)
+            assert.is_nil(push)
+            assert.matches("^too old: the push was signed 6%d%d s ago %(at most 300 s allowed%)$", err)
+            push, err = mmc.verify_push(signer.push { key = KEY, timestamp = now_ms() + 3600 * 1000 }, KEY, 300)
+            assert.is_nil(push)
+            assert.matches("in the future", err)
+            -- without one, age is the caller's business (Huawei retries failed pushes for 24 h)
+            assert.is_table(mmc.verify_push(signer.push { key = KEY, timestamp = now_ms() - 86400 * 1000 }, KEY))
+        end)
+
+        it("checks the signature before the age: a forged old push is 'wrong signature'", function()
+            local forged = signer.push { key = "not-the-key", timestamp = now_ms() - 600 * 1000 }
+            assert.matches("^wrong signature", select(2, mmc.verify_push(forged, KEY, 300)))
+        end)
+    end)
+
+    it("raises for wrong argument types, naming the argument", function()
+        local body = signer.push { key = KEY }
+        assert.has_error(function() mmc.verify_push(nil, KEY) end,
+            "bad argument #1 to 'verify_push' (body must be a string, got nil)")
+        assert.has_error(function() mmc.verify_push(42, KEY) end,
+            "bad argument #1 to 'verify_push' (body must be a string, got number)")
+        assert.has_error(function() mmc.verify_push(body) end,
+            "bad argument #2 to 'verify_push' (subscriber_key must be a string, got no value)")
+        assert.has_error(function() mmc.verify_push(body, "") end,
+            "bad argument #2 to 'verify_push' (subscriber_key must not be empty)")
+        for _, bad in ipairs { -1, 0, 0 / 0, "60", {} } do
+            assert.has_error(function() mmc.verify_push(body, KEY, bad) end,
+                "bad argument #3 to 'verify_push' (max_age_seconds must be a number of seconds above 0)")
+        end
+    end)
+end)
+
+describe("mmc.push_reply", function()
+    it("answers meeting.verify with the event and the push's nonce", function()
+        local push = assert(mmc.verify_push(signer.push {
+            key = KEY, nonce = "n-42",
+            event_info = '{"event":"meeting.verify","timestamp":1,"payload":{}}',
+        }, KEY))
+        local status, body = mmc.push_reply(push)
+        assert.are.equal(200, status)
+        assert.are.equal('{"event":"meeting.verify","nonce":"n-42"}', body)
+    end)
+
+    it("escapes the nonce it echoes", function()
+        local status, body = mmc.push_reply { nonce = 'a"b\\c\n€', eventInfo = { event = "meeting.verify" } }
+        assert.are.equal(200, status)
+        assert.are.same({ event = "meeting.verify", nonce = 'a"b\\c\n€' }, require("cjson").decode(body))
+    end)
+
+    it("answers any other event with 200 and an empty body", function()
+        for _, event in ipairs { "meeting.started", "meeting.end", "record.finish" } do
+            local status, body = mmc.push_reply { nonce = "n", eventInfo = { event = event } }
+            assert.are.equal(200, status)
+            assert.are.equal("", body)
+        end
+    end)
+
+    it("raises for what is not a push", function()
+        assert.has_error(function() mmc.push_reply("push") end,
+            "bad argument #1 to 'push_reply' (table expected, got string)")
+        assert.has_error(function() mmc.push_reply { eventInfo = { event = "meeting.verify" } } end,
+            "bad argument #1 to 'push_reply' (a meeting.verify push must have a string 'nonce')")
+    end)
+end)
