@@ -61,6 +61,7 @@ static const option_spec option_specs[] = {
     {"timeout", LUA_TNUMBER, NULL},
     {"connect_timeout", LUA_TNUMBER, NULL},
     {"max_body", LUA_TNUMBER, NULL},
+    {"retries", LUA_TNUMBER, NULL},
     {"token_store", OPTION_OBJECT, NULL},
     {NULL, 0, NULL},
 };
@@ -166,6 +167,10 @@ static void push_new_client(lua_State *L, int arg) {
         max_body != (double)(long)max_body)
         luaL_argerror(L, arg, "option 'max_body' must be a whole number of bytes from 1 to 1 GiB");
     config.max_body = (size_t)max_body;
+    double retries = number_option(L, arg, "retries", (double)config.retries);
+    if (!(retries >= 0 && retries <= MMC_MAX_RETRIES) || retries != (double)(int)retries)
+        luaL_argerror(L, arg, "option 'retries' must be a whole number from 0 to 10");
+    config.retries = (int)retries;
 
     /* The userdata comes first, so that whatever happens next it is collected. */
     client_box *box = mmc_compat_newuserdata(L, sizeof *box);

@@ -1,6 +1,8 @@
 #include "client.h"
 
+#include <errno.h>
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct mmc_client {
     char *endpoint; /* without a trailing slash */
     int sp_mode;
     double timeout;  /* seconds a whole call may take, re-authentication and retry included */
+    int retries;     /* how many times an idempotent request may be sent again */
     double deadline; /* monotonic time by which the current call must be done */
     mmc_transport transport;
     mmc_token token;
@@ -44,6 +47,7 @@ void mmc_config_defaults(mmc_config *config) {
     config->timeout = MMC_DEFAULT_TIMEOUT;
     config->connect_timeout = MMC_DEFAULT_CONNECT_TIMEOUT;
     config->max_body = MMC_DEFAULT_MAX_BODY;
+    config->retries = MMC_DEFAULT_RETRIES;
 }
 
 void mmc_result_init(mmc_result *result) {
@@ -113,6 +117,8 @@ static const char *config_problem(const mmc_config *config) {
         return "connect_timeout must be a number of seconds above 0 and at most 3600";
     if (config->max_body == 0)
         return "max_body must be at least 1 byte";
+    if (config->retries < 0 || config->retries > MMC_MAX_RETRIES)
+        return "retries must be a whole number from 0 to 10";
     return NULL;
 }
 
@@ -139,6 +145,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     mmc_buffer_init(&client->request);
     client->sp_mode = config->sp_mode;
     client->timeout = config->timeout;
+    client->retries = config->retries;
 
     const char *endpoint = config->endpoint ? config->endpoint : MMC_DEFAULT_ENDPOINT;
     size_t endpoint_length = strlen(endpoint);
@@ -239,6 +246,47 @@ static int send_request(mmc_client *client, mmc_request *request, mmc_response *
     return mmc_transport_perform(&client->transport, request, response, &result->message);
 }
 
+static int is_worth_retrying(long status) {
+    return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+static void sleep_seconds(double seconds) {
+    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+    }
+}
+
+/* The wait before retry number `attempt` + 1: exponential, with jitter so that many clients
+ * refused at once do not come back at once. */
+static double backoff(int attempt) {
+    double delay = MMC_RETRY_BASE_DELAY * (double)(1u << (attempt < 16 ? attempt : 16));
+    if (delay > MMC_RETRY_MAX_DELAY)
+        delay = MMC_RETRY_MAX_DELAY;
+    return delay * (0.5 + 0.5 * mmc_random_unit());
+}
+
+/* send_request, again after a failure or an answer worth retrying, when `idempotent` (see
+ * client.h, "Retries"). Returns what the last attempt returned. */
+static int send_with_retries(mmc_client *client, mmc_request *request, mmc_response *response,
+                             mmc_result *result, int idempotent) {
+    for (int attempt = 0;; attempt++) {
+        int outcome = send_request(client, request, response, result);
+        if (!idempotent || attempt >= client->retries)
+            return outcome;
+        double wait;
+        if (outcome != 0 && client->transport.failure_is_transient)
+            wait = backoff(attempt);
+        else if (outcome == 0 && is_worth_retrying(response->status))
+            wait = response->retry_after >= 0 ? (double)response->retry_after : backoff(attempt);
+        else
+            return outcome;
+        if (mmc_clock_monotonic() + wait >= client->deadline)
+            return outcome;
+        sleep_seconds(wait);
+        mmc_buffer_clear(&result->message); /* this attempt's failure is not the call's */
+    }
+}
+
 static int is_success(long status) {
     return status >= 200 && status < 300;
 }
@@ -301,7 +349,7 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         goto done;
     }
     mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length, 0};
-    if (send_request(client, &request, &response, result) != 0 ||
+    if (send_with_retries(client, &request, &response, result, 1) != 0 ||
         judge_answer(result, &response) != 0)
         goto done;
 
@@ -434,7 +482,8 @@ static int call_with_token(mmc_client *client, const char *method, mmc_result *r
                                client->request.length,
                                0};
         mmc_response response;
-        if (send_request(client, &request, &response, result) != 0)
+        if (send_with_retries(client, &request, &response, result, strcmp(method, "POST") != 0) !=
+            0)
             return -1;
         if (response.status == 401 && attempt == 0) {
             mmc_token_forget(&client->token);
@@ -610,7 +659,7 @@ int mmc_client_logout(mmc_client *client, mmc_result *result) {
     mmc_request request = {"DELETE", client->url.data, client->token.value.data, NULL, NULL, 0, 0};
     mmc_response response;
     int outcome = -1;
-    if (send_request(client, &request, &response, result) == 0)
+    if (send_with_retries(client, &request, &response, result, 1) == 0)
         outcome = judge_answer(result, &response);
     /* Redact before the token is forgotten: finish() can no longer see it afterwards. */
     finish(client, result, outcome);

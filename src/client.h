@@ -5,7 +5,15 @@
  * one transport (so calls share a kept-alive connection) and the current access token.
  * A call that needs a token authenticates first when there is none or it is due for renewal
  * (token.h), and when the server answers 401 it drops the token, authenticates once more and
- * retries once; a second 401 is returned as it is. With a token cache, the client takes a shared
+ * retries once; a second 401 is returned as it is.
+ *
+ * Retries: an idempotent request (authentication, PUT, GET, DELETE; not the POST that sets a
+ * subscription) that gets no answer because the connection was refused, reset or closed
+ * early, or that is answered 429, 502, 503 or 504, is sent again, up to `retries` times,
+ * after an exponential backoff with jitter (MMC_RETRY_BASE_DELAY doubling, times a random
+ * factor from 0.5 to 1, at most MMC_RETRY_MAX_DELAY), or after what Retry-After asks. A wait
+ * that would end past the call's timeout is not started: the last answer or failure is
+ * returned at once. Everything else is returned at once. With a token cache, the client takes a shared
  * token before authenticating, and shares every token it obtains (token_cache.h).
  *
  * Results follow one rule: `status` is the HTTP status of the last answer, 0 when no answer
@@ -27,6 +35,10 @@
 #define MMC_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
 #define MMC_MAX_TIMEOUT 3600.0
 #define MMC_MAX_ID_LENGTH 128
+#define MMC_DEFAULT_RETRIES 2
+#define MMC_MAX_RETRIES 10
+#define MMC_RETRY_BASE_DELAY 0.25 /* seconds before the first retry, doubling each time */
+#define MMC_RETRY_MAX_DELAY 8.0   /* seconds: the longest backoff (Retry-After may ask more) */
 
 #define MMC_WEBHOOK_STATUS_PATH "/v1/mmc/management/webhook/change-status"
 #define MMC_WEBHOOK_CONFIG_PATH "/v1/mmc/management/webhook/link-config"
@@ -53,6 +65,7 @@ typedef struct mmc_config {
     double timeout;         /* seconds */
     double connect_timeout; /* seconds */
     size_t max_body;        /* bytes */
+    int retries;            /* 0..MMC_MAX_RETRIES: see "Retries" above */
 } mmc_config;
 
 /* An event-push subscription, as set by POST .../link-config. NULL or "" leaves a field out;

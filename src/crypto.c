@@ -70,3 +70,12 @@ void mmc_wipe(void *memory, size_t length) {
 int mmc_constant_time_equal(const void *a, const void *b, size_t length) {
     return CRYPTO_memcmp(a, b, length) == 0;
 }
+
+double mmc_random_unit(void) {
+    unsigned char bytes[4];
+    if (RAND_bytes(bytes, sizeof bytes) != 1)
+        return 0.5;
+    unsigned long value = ((unsigned long)bytes[0] << 24) | ((unsigned long)bytes[1] << 16) |
+                          ((unsigned long)bytes[2] << 8) | bytes[3];
+    return (double)value / 4294967296.0;
+}

@@ -28,6 +28,9 @@ int mmc_random_hex(size_t byte_count, char *out, size_t out_size);
 /* A random (version 4) UUID in its canonical 36-character form, for X-Request-ID. 0 or -1. */
 int mmc_random_uuid(char out[MMC_UUID_LENGTH + 1]);
 
+/* A random number from 0 (included) to 1 (excluded), for jitter; 0.5 if the generator failed. */
+double mmc_random_unit(void);
+
 /* Overwrites memory in a way the compiler cannot optimise away. */
 void mmc_wipe(void *memory, size_t length);
 

@@ -166,17 +166,25 @@ static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer 
 
 /* Header lines are built on the stack and copied by curl_slist_append; the stack copy is
  * wiped, as are the list's copies in free_headers, since some carry credentials. Every value
- * mmc sends is bounded (the longest is a token, at most MMC_TOKEN_MAX_LENGTH). */
+ * mmc sends is bounded (the longest is a token, at most MMC_TOKEN_MAX_LENGTH). The line is
+ * put together with memcpy, not snprintf, which cost several times as much (bench/run's
+ * callgrind mode measures instructions per call). */
 static int add_header(struct curl_slist **list, const char *name, const char *value) {
     char line[MMC_TOKEN_MAX_LENGTH + 64];
+    size_t name_length = strlen(name), value_length = strlen(value);
     /* "Name:" with no value tells libcurl to leave that header out altogether. */
-    int length = value[0] ? snprintf(line, sizeof line, "%s: %s", name, value)
-                          : snprintf(line, sizeof line, "%s:", name);
-    struct curl_slist *grown = NULL;
-    if (length > 0 && (size_t)length < sizeof line)
-        grown = curl_slist_append(*list, line);
-    if (length > 0)
-        mmc_wipe(line, (size_t)length < sizeof line ? (size_t)length : sizeof line);
+    size_t length = name_length + 1 + (value_length > 0 ? 1 + value_length : 0);
+    if (name_length >= sizeof line || value_length >= sizeof line || length >= sizeof line)
+        return -1;
+    memcpy(line, name, name_length);
+    line[name_length] = ':';
+    if (value_length > 0) {
+        line[name_length + 1] = ' ';
+        memcpy(line + name_length + 2, value, value_length);
+    }
+    line[length] = '\0';
+    struct curl_slist *grown = curl_slist_append(*list, line);
+    mmc_wipe(line, length);
     if (grown == NULL)
         return -1;
     *list = grown;
@@ -243,6 +251,7 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     transport->body_too_large = 0;
     transport->request_id[0] = '\0';
     transport->curl_error[0] = '\0';
+    transport->failure_is_transient = 0;
 
     struct curl_slist *headers = build_headers(request);
     if (headers == NULL) {
@@ -264,11 +273,19 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     free_headers(headers);
 
     if (code != CURLE_OK) {
+        transport->failure_is_transient = code == CURLE_COULDNT_CONNECT ||
+                                          code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
+                                          code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE;
         describe_failure(transport, code, problem);
         return -1;
     }
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_off_t retry_after = 0; /* libcurl reads both delta-seconds and an HTTP date */
+    if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK)
+        retry_after = 0;
+    response->retry_after =
+        retry_after > 0 ? (long)(retry_after < 86400 ? retry_after : 86400) : -1;
     if (mmc_buffer_append(&transport->body, "", 0) != 0) { /* makes body.data non-NULL */
         mmc_buffer_append_string(problem, "out of memory");
         return -1;

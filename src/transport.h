@@ -45,6 +45,7 @@ typedef struct mmc_response {
     const char *body; /* the body, NUL-terminated; valid until the next request */
     size_t body_length;
     const char *request_id; /* the X-Request-Id answered, or "" */
+    long retry_after;       /* seconds the answer's Retry-After asks to wait, or -1 */
 } mmc_response;
 
 #define MMC_REQUEST_ID_MAX 64
@@ -56,6 +57,7 @@ typedef struct mmc_transport {
     mmc_buffer body;    /* the response body being received */
     char request_id[MMC_REQUEST_ID_MAX + 1];
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last failure */
+    int failure_is_transient; /* the last failure may pass: refused, reset, closed early */
 } mmc_transport;
 
 /* Opens the transport. 0, or -1 with the reason appended to `problem`. */
@@ -66,7 +68,9 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
 void mmc_transport_close(mmc_transport *transport);
 
 /* Sends one request. 0 when an HTTP answer arrived (whatever its status), filling `response`;
- * -1 when none did, with "<what failed>: <detail>" appended to `problem`. */
+ * -1 when none did, with "<what failed>: <detail>" appended to `problem`, and
+ * failure_is_transient set when trying again may succeed (the connection was refused, reset
+ * or closed before the answer: not a timeout, a DNS or a TLS failure). */
 int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
                           mmc_response *response, mmc_buffer *problem);
 

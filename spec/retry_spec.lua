@@ -1,0 +1,136 @@
+-- Retries: idempotent requests (authentication, PUT, GET, DELETE) that got no answer because
+-- the connection was refused, reset or closed early, or that were answered 429, 502, 503 or
+-- 504, are sent again up to `retries` times (default 2), after an exponential backoff with
+-- jitter (0.25 s doubling, times 0.5..1), never past the call's timeout. Everything else is
+-- returned at once.
+local mock = require "mock"
+local mmc = require "mmc"
+
+local function statuses(path)
+    local list = {}
+    for i, r in ipairs(mock.requests_to(path)) do list[i] = r.status or "dropped" end
+    return list
+end
+
+local function timed(fn, ...)
+    local started = mock.now()
+    local status, err, body = mock.call(fn, ...)
+    return mock.now() - started, status, err, body
+end
+
+describe("retries", function()
+    before_each(function() mock.setup() end)
+    after_each(function() mock.clear_faults() end)
+
+    for _, code in ipairs { 429, 502, 503, 504 } do
+        it("sends a change-status answered " .. code .. " again, and succeeds", function()
+            local client = mmc.new(mock.options())
+            mock.call(client.auth, client)
+            mock.fail { status = code, count = 1, path = mock.CHANGE_STATUS, body = "{}" }
+            local status, err = mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+            assert.are.equal(200, status)
+            assert.is_nil(err)
+            assert.are.same({ code, 200 }, statuses(mock.CHANGE_STATUS))
+        end)
+    end
+
+    it("gives up after `retries` retries and returns the last answer", function()
+        local client = mmc.new(mock.options())
+        mock.call(client.auth, client)
+        mock.fail { status = 503, count = 10, path = mock.CHANGE_STATUS, body = "{}" }
+        local status, err = mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+        assert.are.equal(503, status)
+        assert.matches("^HTTP 503", err)
+        assert.are.same({ 503, 503, 503 }, statuses(mock.CHANGE_STATUS)) -- 1 + 2 retries
+        mock.setup()
+        local five = mmc.new(mock.options { retries = 5, timeout = 30 })
+        mock.call(five.auth, five)
+        mock.fail { status = 503, count = 4, path = mock.CHANGE_STATUS, body = "{}" }
+        assert.are.equal(200, (mock.call(five.set_webhook_status, five, mock.WEBHOOK_ID, mmc.ENABLE)))
+        assert.are.same({ 503, 503, 503, 503, 200 }, statuses(mock.CHANGE_STATUS))
+    end)
+
+    it("returns other errors at once: 500, 400, 403", function()
+        for _, code in ipairs { 500, 400, 403 } do
+            mock.setup()
+            local client = mmc.new(mock.options())
+            mock.call(client.auth, client)
+            mock.fail { status = code, count = 3, path = mock.CHANGE_STATUS, body = "{}" }
+            local elapsed, status = timed(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+            assert.are.equal(code, status)
+            assert.are.same({ code }, statuses(mock.CHANGE_STATUS))
+            assert.is_true(elapsed < 0.1, "waited " .. elapsed .. " s before returning " .. code)
+        end
+    end)
+
+    it("is off with retries = 0", function()
+        local client = mmc.new(mock.options { retries = 0 })
+        mock.call(client.auth, client)
+        mock.fail { status = 503, count = 1, path = mock.CHANGE_STATUS, body = "{}" }
+        assert.are.equal(503, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
+        assert.are.same({ 503 }, statuses(mock.CHANGE_STATUS))
+    end)
+
+    it("retries authentication too", function()
+        mock.fail { status = 502, count = 1, path = mock.APPAUTH, body = "{}" }
+        local client = mmc.new(mock.options())
+        assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
+        assert.are.same({ 502, 200 }, statuses(mock.APPAUTH))
+    end)
+
+    it("retries a connection the server dropped without an answer", function()
+        local client = mmc.new(mock.options())
+        mock.call(client.auth, client)
+        mock.fail { status = 500, drop = true, count = 1, path = mock.CHANGE_STATUS } -- no status is sent
+        local status, err = mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+        assert.are.equal(200, status)
+        assert.is_nil(err)
+        assert.are.equal(2, #mock.requests_to(mock.CHANGE_STATUS))
+    end)
+
+    it("retries a refused connection, then says what failed", function()
+        local client = mmc.new(mock.options { endpoint = "https://127.0.0.1:" .. mock.closed_port() })
+        local elapsed, status, err = timed(client.auth, client)
+        assert.is_nil(status)
+        assert.matches("^connection failed: ", err)
+        -- two backoffs: 0.125..0.25 s, then 0.25..0.5 s
+        assert.is_true(elapsed >= 0.375 and elapsed < 1.5, "took " .. elapsed)
+        local once = mmc.new(mock.options { endpoint = "https://127.0.0.1:" .. mock.closed_port(), retries = 0 })
+        assert.is_true((timed(once.auth, once)) < 0.2)
+    end)
+
+    it("backs off exponentially, with jitter", function()
+        local client = mmc.new(mock.options { retries = 3, timeout = 30 })
+        mock.call(client.auth, client)
+        local waits = {}
+        for round = 1, 4 do
+            mock.setup()
+            mock.call(client.auth, client)
+            mock.fail { status = 503, count = 3, path = mock.CHANGE_STATUS, body = "{}" }
+            local elapsed = timed(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+            -- waits of 0.125..0.25, 0.25..0.5 and 0.5..1 s: 0.875..1.75 s in all
+            assert.is_true(elapsed >= 0.875 and elapsed < 2.25, "round " .. round .. " took " .. elapsed)
+            waits[round] = elapsed
+        end
+        table.sort(waits)
+        assert.is_true(waits[4] - waits[1] > 0.01, "no jitter: " .. table.concat(waits, ", "))
+    end)
+
+    it("never waits past the call's timeout: the last answer comes back in time", function()
+        local client = mmc.new(mock.options { retries = 10, timeout = 1 })
+        mock.call(client.auth, client)
+        mock.fail { status = 503, count = 100, path = mock.CHANGE_STATUS, body = "{}" }
+        local elapsed, status = timed(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)
+        assert.are.equal(503, status)
+        assert.is_true(elapsed < 1, "took " .. elapsed)
+        local sent = #mock.requests_to(mock.CHANGE_STATUS)
+        assert.is_true(sent >= 2 and sent < 11, sent .. " requests")
+    end)
+
+    it("is checked when the client is made", function()
+        for _, bad in ipairs { -1, 11, 1.5, 0 / 0 } do
+            assert.has_error(function() mmc.new(mock.options { retries = bad }) end,
+                "bad argument #1 to 'new' (option 'retries' must be a whole number from 0 to 10)")
+        end
+    end)
+end)
