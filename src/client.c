@@ -291,12 +291,23 @@ static int is_success(long status) {
     return status >= 200 && status < 300;
 }
 
-/* The last step of every call: no message leaves the core holding a secret. */
+/* Takes `secret` out of the result's message and out of the body it returns (a server may
+ * echo what it was sent in an error). */
+static void redact(mmc_client *client, mmc_result *result, const char *secret, size_t length) {
+    mmc_message_redact(&result->message, secret, length);
+    mmc_buffer *body = &client->transport.body;
+    if (result->body != NULL && result->body == body->data) {
+        mmc_message_redact(body, secret, length);
+        result->body = body->data;
+        result->body_length = body->length;
+    }
+}
+
+/* The last step of every call: no message or body leaves the core holding a secret. */
 static int finish(mmc_client *client, mmc_result *result, int outcome) {
     if (client->app_key != NULL)
-        mmc_message_redact(&result->message, client->app_key, strlen(client->app_key));
-    mmc_message_redact(&result->message, mmc_buffer_text(&client->token.value),
-                       client->token.value.length);
+        redact(client, result, client->app_key, strlen(client->app_key));
+    redact(client, result, mmc_buffer_text(&client->token.value), client->token.value.length);
     return outcome;
 }
 
@@ -601,7 +612,7 @@ int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *
     }
     int outcome = call_with_token(client, "POST", result);
     mmc_buffer_clear(body); /* it held the subscriber key */
-    mmc_message_redact(&result->message, config->subscriber_key, strlen(config->subscriber_key));
+    redact(client, result, config->subscriber_key, strlen(config->subscriber_key));
     return finish(client, result, outcome);
 }
 

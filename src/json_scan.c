@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "json_write.h"
+
 typedef struct scanner {
     const char *at;
     const char *end;
@@ -57,6 +59,13 @@ static int scan_string(scanner *s, mmc_json_value *out) {
             if (strchr("\"\\/bfnrt", e) == NULL || e == '\0')
                 return fail(s, MMC_JSON_INVALID);
             s->at += 2;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if ((size_t)(s->end - s->at) < length || !mmc_utf8_is_valid(s->at, length))
+                return fail(s, MMC_JSON_BAD_UTF8);
+            s->at += length;
             continue;
         }
         s->at++;
@@ -329,6 +338,8 @@ const char *mmc_json_status_text(mmc_json_status status) {
         return "JSON is not an object";
     case MMC_JSON_TOO_DEEP:
         return "JSON nested too deeply";
+    case MMC_JSON_BAD_UTF8:
+        return "invalid UTF-8 in a JSON string";
     case MMC_JSON_INVALID:
     default:
         return "malformed JSON";

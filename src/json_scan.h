@@ -40,7 +40,8 @@ typedef enum {
     MMC_JSON_OK = 0,
     MMC_JSON_NOT_OBJECT, /* valid JSON, but not an object: no fields are found */
     MMC_JSON_INVALID,
-    MMC_JSON_TOO_DEEP
+    MMC_JSON_TOO_DEEP,
+    MMC_JSON_BAD_UTF8 /* a string holds bytes that are not UTF-8 (RFC 8259, section 8.1) */
 } mmc_json_status;
 
 /* Validates `text` and fills in each field's value. */

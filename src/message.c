@@ -6,11 +6,25 @@
 #include <string.h>
 
 #include "json_scan.h"
+#include "json_write.h"
 
 int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, size_t limit) {
     size_t kept = length > limit ? limit : length;
+    /* A cut never splits a UTF-8 sequence: back up to the start of the character. */
+    while (kept > 0 && kept < length && ((unsigned char)text[kept] & 0xC0) == 0x80)
+        kept--;
     for (size_t i = 0; i < kept; i++) {
         unsigned char c = (unsigned char)text[i];
+        if (c >= 0x80) {
+            /* A whole UTF-8 character is kept; a byte that starts none becomes U+FFFD. */
+            size_t sequence = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            int whole = i + sequence <= kept && mmc_utf8_is_valid(text + i, sequence);
+            if (mmc_buffer_append(out, whole ? text + i : "\xef\xbf\xbd", whole ? sequence : 3) !=
+                0)
+                return -1;
+            i += whole ? sequence - 1 : 0;
+            continue;
+        }
         char safe = (c < 0x20 || c == 0x7f) ? (char)' ' : (char)c;
         if (mmc_buffer_append(out, &safe, 1) != 0)
             return -1;

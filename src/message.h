@@ -21,8 +21,9 @@
 int mmc_message_append_http_error(mmc_buffer *out, long status, const char *body, size_t length,
                                   const char *header_request_id);
 
-/* Appends at most `limit` bytes of `text`, control characters replaced by spaces and an
- * ellipsis where it was cut. 0 or -1. */
+/* Appends at most `limit` bytes of `text` (of the input), control characters replaced by
+ * spaces, bytes that are not UTF-8 by U+FFFD, and an ellipsis where it was cut (never inside
+ * a character). The result is always valid UTF-8. 0 or -1. */
 int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, size_t limit);
 
 /* Replaces every occurrence of `secret` in `message` by "***". Secrets shorter than four

@@ -1,5 +1,6 @@
 #include "transport.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -273,6 +274,12 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     free_headers(headers);
 
     if (code != CURLE_OK) {
+        /* A reset during the TLS handshake is libcurl's TLS error, but a lost connection. */
+        long os_error = 0;
+        if (code == CURLE_SSL_CONNECT_ERROR &&
+            curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_error) == CURLE_OK &&
+            (os_error == ECONNRESET || os_error == EPIPE))
+            code = CURLE_RECV_ERROR;
         transport->failure_is_transient = code == CURLE_COULDNT_CONNECT ||
                                           code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
                                           code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE;

@@ -1,6 +1,7 @@
 /* URLs, messages and tokens: escaping, error wording, secret redaction, renewal timing. */
 #include <string.h>
 
+#include "../../src/json_write.h"
 #include "../../src/message.h"
 #include "../../src/token.h"
 #include "../../src/url.h"
@@ -69,6 +70,18 @@ static void cleans_server_text(void) {
     mmc_buffer_clear(&out);
     CHECK(mmc_message_append_clean(&out, "abcdef", 6, 3) == 0);
     CHECK_STR(mmc_buffer_text(&out), "abc...");
+    /* a cut inside a character ("é" is two bytes) backs up to its start */
+    mmc_buffer_clear(&out);
+    CHECK(mmc_message_append_clean(&out, "x\xc3\xa9\xc3\xa9", 5, 4) == 0);
+    CHECK_STR(mmc_buffer_text(&out), "x\xc3\xa9...");
+    mmc_buffer_clear(&out);
+    CHECK(mmc_message_append_clean(&out, "\xe2\x82\xac\xe2\x82\xac", 6, 5) == 0);
+    CHECK_STR(mmc_buffer_text(&out), "\xe2\x82\xac...");
+    /* bytes that are not UTF-8 become U+FFFD: a message is always valid UTF-8 */
+    mmc_buffer_clear(&out);
+    CHECK(mmc_message_append_clean(&out, "a\xff\xc3(b\xe2\x82", 7, 100) == 0);
+    CHECK_STR(mmc_buffer_text(&out), "a\xef\xbf\xbd\xef\xbf\xbd(b\xef\xbf\xbd\xef\xbf\xbd");
+    CHECK(mmc_utf8_is_valid(out.data, out.length));
     mmc_buffer_free(&out);
 }
 

@@ -6,14 +6,38 @@ that a signing bug in the client cannot be mirrored here. Python standard librar
 
     huawei_mock.py --cert CERT.pem --key KEY.pem [--host 127.0.0.1] [--port 0]
                    [--control-port 0] [--ready-file PATH] [--config FILE.json]
-                   [--plain] [--verbose]
+                   [--push-ca CA.pem] [--push-timeout 5] [--plain] [--verbose]
 
 Two servers share one state:
   * the API server (HTTPS, or plain HTTP with --plain) answers like Huawei:
-      POST /v2/usg/acs/auth/appauth                  App ID authentication
-      PUT  /v1/mmc/management/webhook/change-status  enable/disable/lock event push
+      POST   /v2/usg/acs/auth/appauth                  App ID authentication
+      DELETE /v1/usg/acs/token                         logout: the token dies
+      PUT    /v1/mmc/management/webhook/change-status  enable/disable/lock event push
+      POST   /v1/mmc/management/webhook/link-config    set (create or replace) the push config
+      GET    /v1/mmc/management/webhook/link-config    show it (never the subscriberKey)
+      DELETE /v1/mmc/management/webhook/link-config    delete it
   * the control server (plain HTTP, 127.0.0.1 only) lets tests configure apps and
-    webhooks, inject delays and faults, revoke tokens and read every recorded request.
+    webhooks, inject delays and faults, revoke tokens, read every recorded request, and
+    make the mock send (or only sign) event pushes to a configured subscriber URL.
+
+Event pushes (Huawei -> subscriber) go out over HTTPS, verified against --push-ca (the
+test CA; with-mock passes it), and only ever to 127.0.0.1 / localhost: a config whose
+url names another host is stored, but a push to it fails without a byte being sent.
+
+Behaviour the reference leaves open, decided here (each is marked "assumed" below):
+  * one push config per (app, corp): corp is the body's/query's corpId when given, else the
+    corp of the token ("" for a single-enterprise app or an SP administrator). spId is
+    validated and stored but does not select a record. Setting it again replaces the record
+    (a new id; the old id is gone) and the new record starts disabled (status 1).
+  * link-config answers POST and DELETE with 200 and an empty body; GET with no config is
+    404 MMC.111070002; DELETE or change-status of an unknown id (or one of another app) is
+    400 MMC.111070002, as change-status always did.
+  * enabling (status 0) a record made by link-config first POSTs a signed meeting.verify
+    push to its url; the change is accepted only if the receiver answers 200 with exactly
+    {"event":"meeting.verify","nonce":"<that push's nonce>"} (any Content-Type);
+    otherwise change-status answers 400 MMC.111070008 and the status is unchanged.
+    Records from setup's webhook_ids have no url and keep enabling without a handshake.
+  * logout answers 200 with an empty body.
 
 The mock is deliberately stricter than Huawei may be: whatever the reference leaves
 open, it rejects, so the client is pushed towards the documented form.
@@ -24,12 +48,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import http.client
 import http.server
 import json
 import os
 import re
 import secrets
 import signal
+import socket
 import socketserver
 import ssl
 import string
@@ -41,13 +67,32 @@ import uuid
 
 APPAUTH_PATH = "/v2/usg/acs/auth/appauth"
 CHANGE_STATUS_PATH = "/v1/mmc/management/webhook/change-status"
-ROUTES = {APPAUTH_PATH: ("POST",), CHANGE_STATUS_PATH: ("PUT",)}
+LINK_CONFIG_PATH = "/v1/mmc/management/webhook/link-config"
+TOKEN_PATH = "/v1/usg/acs/token"
+ROUTES = {APPAUTH_PATH: ("POST",), CHANGE_STATUS_PATH: ("PUT",),
+          LINK_CONFIG_PATH: ("POST", "GET", "DELETE"), TOKEN_PATH: ("DELETE",)}
 
 JSON_CT = "application/json;charset=UTF-8"
 MAX_BODY = 1 << 20            # nothing legitimate comes close; protects the mock itself
 HANDSHAKE_TIMEOUT = 10.0      # a client that connects and never speaks TLS must not pin a thread
 DEFAULT_VALID_PERIOD = 86400
 DEFAULT_MAX_TOKENS_PER_USER = 64   # reference section 1: the 65th token evicts the oldest
+DEFAULT_PUSH_TIMEOUT = 5.0    # per socket operation of one push to a subscriber
+MAX_URL = 1024                # assumed: the reference gives no limit for a subscriber url
+PUSH_HOSTS = ("127.0.0.1", "localhost")   # the mock never pushes anywhere else
+PUSH_EVENTS = ("meeting.verify", "meeting.started", "meeting.end", "meeting.conclude",
+               "meeting.create", "meeting.modify", "meeting.cancel", "meeting.join",
+               "meeting.left", "record.finish")
+
+# Error codes of the webhook APIs (Huawei documents none of them: all assumed).
+E_BAD_PARAM = "MMC.111070001"      # malformed query/body, unknown or duplicate field
+E_NOT_FOUND = "MMC.111070002"      # no such config (id unknown, or of another app)
+E_BAD_STATUS = "MMC.111070003"
+E_SUBSCRIBER_ID = "MMC.111070004"
+E_SUBSCRIBER_KEY = "MMC.111070005"
+E_URL = "MMC.111070006"
+E_CORP_SP = "MMC.111070007"        # corpId / spId
+E_VERIFY_FAILED = "MMC.111070008"  # the meeting.verify handshake with the url failed
 
 # fullmatch() is used, so no anchors are needed; '$' would also accept a trailing newline.
 AUTH_RE = re.compile(r"HMAC-SHA256 signature=([0-9A-Fa-f]{64}),access=([A-Za-z0-9+/=]+)")
@@ -141,9 +186,11 @@ class State:
     """Everything both servers share. One lock guards all of it; no handler holds it
     while sleeping or doing I/O."""
 
-    def __init__(self):
+    def __init__(self, push_ca=None, push_timeout=DEFAULT_PUSH_TIMEOUT):
         self.lock = threading.Lock()
         self.tls_errors = []          # survives setup: it is about connections, not config
+        self.push_ca = push_ca        # CA file that verifies subscriber URLs (--push-ca)
+        self.push_timeout = push_timeout
         self.setup({})
 
     def setup(self, cfg):
@@ -153,7 +200,13 @@ class State:
             self.token_valid_period = period
             self.max_tokens_per_user = max_tokens
             self.webhooks = {h: 1 for h in hooks}    # 1 = disabled, Huawei's initial state
-            self.tokens = {}          # token -> {app_id, user_id, corp_id, expires_at, revoked}
+            # Records made by link-config: id -> {id, app_id, scope, subscriberId,
+            # subscriberKey, url[, corpId][, spId]}; their status is in self.webhooks too.
+            self.configs = {}
+            self.config_ids = {}      # (app_id, corp) -> id: one config per app and corp
+            self.pushes = []          # every push sent to a subscriber, in order
+            self.tokens = {}          # token -> {app_id, user_id, corp_id, expires_at, revoked,
+                                      #           logged_out}
             self.tokens_by_user = {}  # (app_id, corp_id, user_id) -> [token, ...] oldest first
             self.nonces = set()       # (app_id, nonce)
             self.delay = None         # {"seconds": float, "remaining": int | None}
@@ -165,7 +218,8 @@ class State:
         """Caller holds the lock."""
         token = random_token()
         self.tokens[token] = {"app_id": app_id, "user_id": user_id, "corp_id": corp_id,
-                              "expires_at": now + self.token_valid_period, "revoked": False}
+                              "expires_at": now + self.token_valid_period, "revoked": False,
+                              "logged_out": False}
         # Huawei keeps at most N live tokens per user and silently drops the oldest.
         owned = self.tokens_by_user.setdefault((app_id, corp_id, user_id), [])
         owned.append(token)
@@ -181,9 +235,13 @@ class State:
         return not tok["revoked"] and now < tok["expires_at"]
 
     def token_is_valid(self, token):
+        return self.live_token(token) is not None
+
+    def live_token(self, token):
+        """A copy of the token's record if it is live, else None."""
         with self.lock:
             tok = self.tokens.get(token)
-            return tok is not None and self._live(tok, time.time())
+            return dict(tok) if tok is not None and self._live(tok, time.time()) else None
 
     def take_faults(self, path):
         """Decide, once per API request and atomically, which faults it gets."""
@@ -215,6 +273,150 @@ class State:
     def finish(self, rec, status, code):
         with self.lock:
             rec["status"], rec["error_code"] = status, code
+
+
+# --------------------------------------------------------------------------- event pushes
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def default_payload(event, now_ms):
+    """A realistic payload (reference section 4). meeting.verify carries none (assumed: {}).
+    The display name is not ASCII and the user agent holds '/', so a receiver that re-encodes
+    eventInfo instead of using its exact text computes the wrong signature."""
+    if event == "meeting.verify":
+        return {}
+    return {
+        "meetingInfo": {"meetingID": "985472154",
+                        "meetingUUID": "a8a4d4e0b6c511ee9a0b5f2c1d3e4f50",
+                        "meetingCycleSubID": ""},
+        "attendeeInfo": {"userUUID": "ff8080817c0b63f6017c0c5a3d6e0a12",
+                         "userAgent": "HUAWEI CloudLink/9.1.3 (Windows 10)",
+                         "account": "zhangsan@example.com",
+                         "participantID": "10086",
+                         "displayName": "张三",
+                         "joinTime": now_ms - 60000,
+                         "leftTime": 0,
+                         "role": 1,
+                         "callNumber": "+8675528780808"},
+    }
+
+
+def sign_push(cfg, event, payload=None, timestamp=None, nonce=None):
+    """The exact text of a signed push (reference section 4) for the config record `cfg`.
+    eventInfo is serialized once and that same text is both signed and spliced into the
+    body, so 'eventInfo as it stands in the body' is exactly what was signed."""
+    ts = int(time.time() * 1000) if timestamp is None else timestamp
+    nonce = uuid.uuid4().hex if nonce is None else nonce
+    if payload is None:
+        payload = default_payload(event, ts)
+    event_info = compact({"event": event, "timestamp": ts, "payload": payload})
+    app_id = cfg["subscriberId"]
+    message = app_id + str(ts) + nonce + event_info
+    signature = hmac.new(cfg["subscriberKey"].encode("utf-8"), message.encode("utf-8"),
+                         hashlib.sha256).hexdigest()
+    body = '{"appID":%s,"timestamp":%d,"nonce":%s,"signature":"%s","eventInfo":%s}' % (
+        compact(app_id), ts, compact(nonce), signature, event_info)
+    return body, nonce, ts
+
+
+def check_url(url):
+    """Why `url` is not acceptable as a subscriber url, or None."""
+    if not isinstance(url, str):
+        return "url must be a string"
+    if not url.startswith("https://"):
+        return "url must start with https://"
+    if len(url) > MAX_URL:
+        return "url longer than %d chars" % MAX_URL
+    if any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+        return "url holds a space, a control or a non-ASCII character"
+    try:
+        u = urllib.parse.urlsplit(url)
+        port = u.port
+    except ValueError as e:
+        return "url does not parse: %s" % e
+    if not u.hostname:
+        return "url has no host"
+    if "@" in u.netloc:
+        return "url must not hold user info"
+    if u.fragment or url.endswith("#"):
+        return "url must not hold a fragment"
+    if port == 0:
+        return "url has port 0"
+    return None
+
+
+def send_push(st, cfg, event, kind, payload=None, timestamp=None, nonce=None):
+    """POST a signed push to cfg's url and record it. Never holds the lock during I/O.
+    Returns the record: {seq, kind, id, event, nonce, timestamp, url, sent_body,
+    status?, body?, error?, seconds} (status and body are the receiver's answer)."""
+    body, nonce, ts = sign_push(cfg, event, payload, timestamp, nonce)
+    rec = {"kind": kind, "id": cfg["id"], "event": event, "nonce": nonce, "timestamp": ts,
+           "url": cfg["url"], "sent_body": body}
+    t0 = time.time()
+    try:
+        rec["status"], rec["body"] = _post(st, cfg["url"], body.encode("utf-8"))
+    except (OSError, http.client.HTTPException, ValueError) as e:  # ssl.SSLError is an OSError
+        rec["error"] = "%s: %s" % (type(e).__name__, e)
+    rec["seconds"] = round(time.time() - t0, 3)
+    with st.lock:
+        rec["seq"] = len(st.pushes) + 1
+        st.pushes.append(rec)
+    return dict(rec)
+
+
+def _post(st, url, data):
+    u = urllib.parse.urlsplit(url)
+    host = u.hostname
+    if host not in PUSH_HOSTS:
+        # Test material must never leave the machine.
+        raise ValueError("the mock pushes only to %s, not to %r" % (" or ".join(PUSH_HOSTS), host))
+    if not st.push_ca:
+        raise ValueError("the mock was started without --push-ca: cannot verify %s" % host)
+    ctx = ssl.create_default_context(cafile=st.push_ca)
+    port = u.port or 443
+    target = (u.path or "/") + ("?" + u.query if u.query else "")
+    conn = http.client.HTTPSConnection(host, port, timeout=st.push_timeout, context=ctx)
+    try:
+        # Connect to 127.0.0.1 ourselves ('localhost' could resolve elsewhere), while
+        # the certificate is still checked against the url's host name.
+        raw = socket.create_connection(("127.0.0.1", port), timeout=st.push_timeout)
+        try:
+            conn.sock = ctx.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
+        conn.request("POST", target, body=data, headers={
+            "Content-Type": "application/json", "User-Agent": "HuaweiMock/1.0",
+            "Connection": "close"})
+        r = conn.getresponse()
+        answer = r.read(MAX_BODY + 1)
+        if len(answer) > MAX_BODY:
+            raise ValueError("receiver answer too large")
+        return r.status, answer.decode("utf-8", errors="replace")
+    finally:
+        conn.close()
+
+
+def verify_reply(rec):
+    """Why the receiver's answer to a meeting.verify push fails the handshake, or None."""
+    if "error" in rec:
+        return "no answer from %s: %s" % (rec["url"], rec["error"])
+    if rec["status"] != 200:
+        return "receiver answered HTTP %d" % rec["status"]
+    try:
+        reply = strict_json(rec["body"])
+    except ValueError:
+        return "receiver answer is not JSON"
+    want = {"event": "meeting.verify", "nonce": rec["nonce"]}
+    if not isinstance(reply, dict) or sorted(reply) != ["event", "nonce"]:
+        return "receiver answer must be exactly {\"event\":..., \"nonce\":...}"
+    if reply["event"] != want["event"]:
+        return "receiver answered event %r" % (reply["event"],)
+    if reply["nonce"] != want["nonce"]:
+        return "receiver echoed the wrong nonce"
+    return None
 
 
 # --------------------------------------------------------------------------- servers
@@ -353,8 +555,17 @@ class ApiHandler(QuietHandler):
             if path == APPAUTH_PATH:
                 result = self.appauth(st, body)
             else:
-                self.check_token(st)
-                result = self.change_status(st, query, body)
+                tok = self.check_token(st)
+                if path == CHANGE_STATUS_PATH:
+                    result = self.change_status(st, tok, query, body)
+                elif path == TOKEN_PATH:
+                    result = self.logout(st, tok, query, body)
+                elif self.command == "POST":
+                    result = self.link_config_set(st, tok, query, body)
+                elif self.command == "GET":
+                    result = self.link_config_get(st, tok, query, body)
+                else:
+                    result = self.link_config_delete(st, tok, query, body)
         except ApiError as e:
             with st.lock:
                 rec["signature_valid"] = self.sig_valid
@@ -362,7 +573,9 @@ class ApiHandler(QuietHandler):
             return
         with st.lock:
             rec["signature_valid"] = self.sig_valid
-        out = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
+        # None: a documented empty answer (link-config set/delete, logout).
+        out = b"" if result is None else \
+            json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
         st.finish(rec, 200, None)
         self.send_body(200, out)
 
@@ -487,36 +700,168 @@ class ApiHandler(QuietHandler):
     # ---- /v1/mmc/...
 
     def check_token(self, st):
+        """The caller's token record (a copy, with its text under "token"), or 401."""
         vals = self.headers.get_all("X-Access-Token") or []
         if not vals or vals == [""]:
             raise ApiError(401, "USG.000000004", "X-Access-Token missing")
-        if len(vals) != 1 or not st.token_is_valid(vals[0]):
+        tok = st.live_token(vals[0]) if len(vals) == 1 else None
+        if tok is None:
             raise ApiError(401, "USG.000000004", "token invalid or expired")
+        tok["token"] = vals[0]
+        return tok
 
-    def change_status(self, st, query, body):
-        bad = "query must be exactly id=<id>&status=<0|1|2>"
+    @staticmethod
+    def query_pairs(query, bad, code=E_BAD_PARAM):
         # parse_qsl silently keeps '%zz' as text; a client that sends that has an
         # escaping bug, so refuse it like any other malformed query.
         if BAD_PERCENT_RE.search(query):
-            raise ApiError(400, "MMC.111070001", "bad percent-escape in query")
+            raise ApiError(400, code, "bad percent-escape in query")
         try:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True,
-                                           strict_parsing=True, errors="strict")
+            return urllib.parse.parse_qsl(query, keep_blank_values=True,
+                                          strict_parsing=True, errors="strict")
         except ValueError:
-            raise ApiError(400, "MMC.111070001", bad) from None
+            raise ApiError(400, code, bad) from None
+
+    @staticmethod
+    def owned(st, hook_id, tok):
+        """Caller holds the lock. Whether hook_id names a record this token may touch: a
+        setup record (no owner) or a link-config record of the token's app."""
+        cfg = st.configs.get(hook_id)
+        return hook_id in st.webhooks and (cfg is None or cfg["app_id"] == tok["app_id"])
+
+    def change_status(self, st, tok, query, body):
+        bad = "query must be exactly id=<id>&status=<0|1|2>"
+        pairs = self.query_pairs(query, bad)
         # Exactly one id and one status: a duplicate would mean an injected parameter.
         if sorted(k for k, _ in pairs) != ["id", "status"]:
-            raise ApiError(400, "MMC.111070001", bad)
+            raise ApiError(400, E_BAD_PARAM, bad)
         params = dict(pairs)
+        hook_id = params["id"]
         with st.lock:
-            if params["id"] not in st.webhooks:
-                raise ApiError(400, "MMC.111070002", "webhook config not found")
+            if not self.owned(st, hook_id, tok):
+                raise ApiError(400, E_NOT_FOUND, "webhook config not found")
             if params["status"] not in ("0", "1", "2"):
-                raise ApiError(400, "MMC.111070003", "status must be 0, 1 or 2")
+                raise ApiError(400, E_BAD_STATUS, "status must be 0, 1 or 2")
             if body:
-                raise ApiError(400, "MMC.111070001", "request body must be empty")
-            st.webhooks[params["id"]] = int(params["status"])
+                raise ApiError(400, E_BAD_PARAM, "request body must be empty")
+            status = int(params["status"])
+            cfg = st.configs.get(hook_id)
+            if status != 0 or cfg is None:
+                # Disable and lock need no handshake; setup records have no url to ask.
+                st.webhooks[hook_id] = status
+                return {"returnCode": 0, "returnDesc": "success"}
+            cfg = dict(cfg)
+        # Enabling a record with a url: Huawei first asks the subscriber (meeting.verify).
+        # The lock is not held while the receiver answers (up to the push timeout).
+        why = verify_reply(send_push(st, cfg, "meeting.verify", "verify"))
+        if why is not None:
+            # The HTTP result of a failed handshake is assumed (reference section 3).
+            raise ApiError(400, E_VERIFY_FAILED, "event push verification failed: " + why)
+        with st.lock:
+            if hook_id not in st.configs:    # deleted or replaced meanwhile
+                raise ApiError(400, E_NOT_FOUND, "webhook config not found")
+            st.webhooks[hook_id] = 0
         return {"returnCode": 0, "returnDesc": "success"}
+
+    # ---- /v1/mmc/management/webhook/link-config
+
+    @staticmethod
+    def corp_sp(value, name):
+        if not isinstance(value, str) or not 1 <= len(value) <= 64:
+            # Assumed: an unset corpId/spId is left out, not sent empty.
+            raise ApiError(400, E_CORP_SP, "%s must be a string of 1..64 chars" % name)
+        return value
+
+    def link_config_set(self, st, tok, query, body):
+        if query:
+            raise ApiError(400, E_BAD_PARAM, "link-config POST takes no query")
+        if not self.headers.get("Content-Type", "").lower().startswith("application/json"):
+            raise ApiError(400, E_BAD_PARAM, "Content-Type must be application/json")
+        try:
+            req = strict_json(body.decode("utf-8"))
+        except ValueError as e:
+            raise ApiError(400, E_BAD_PARAM, "body is not valid JSON: %s" % e) from None
+        if not isinstance(req, dict):
+            raise ApiError(400, E_BAD_PARAM, "body must be a JSON object")
+        allowed = ("subscriberId", "subscriberKey", "url", "corpId", "spId")
+        extra = sorted(set(req) - set(allowed))
+        if extra:
+            raise ApiError(400, E_BAD_PARAM, "unknown fields: %s" % ", ".join(extra))
+        sub_id, sub_key, url = req.get("subscriberId"), req.get("subscriberKey"), req.get("url")
+        if not isinstance(sub_id, str) or not 1 <= len(sub_id) <= 64:
+            raise ApiError(400, E_SUBSCRIBER_ID, "subscriberId must be a string of 1..64 chars")
+        if not isinstance(sub_key, str) or not 1 <= len(sub_key) <= 128:
+            raise ApiError(400, E_SUBSCRIBER_KEY,
+                           "subscriberKey must be a string of 1..128 chars")
+        if "url" not in req:
+            raise ApiError(400, E_URL, "url is required")
+        why = check_url(url)
+        if why is not None:
+            raise ApiError(400, E_URL, why)
+        cfg = {"app_id": tok["app_id"], "subscriberId": sub_id, "subscriberKey": sub_key,
+               "url": url}
+        for name in ("corpId", "spId"):
+            if name in req:
+                cfg[name] = self.corp_sp(req[name], name)
+        cfg["scope"] = cfg.get("corpId", tok["corp_id"])
+        with st.lock:
+            old = st.config_ids.get((cfg["app_id"], cfg["scope"]))
+            if old is not None:      # replaced: the old id is gone
+                st.configs.pop(old, None)
+                st.webhooks.pop(old, None)
+            cfg["id"] = uuid.uuid4().hex
+            st.configs[cfg["id"]] = cfg
+            st.config_ids[(cfg["app_id"], cfg["scope"])] = cfg["id"]
+            st.webhooks[cfg["id"]] = 1     # assumed: a new config starts disabled
+        return None
+
+    def link_config_get(self, st, tok, query, body):
+        bad = "query may only hold corpId and spId, each at most once"
+        pairs = self.query_pairs(query, bad)
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys) or not set(keys) <= {"corpId", "spId"}:
+            raise ApiError(400, E_BAD_PARAM, bad)
+        params = {k: self.corp_sp(v, k) for k, v in pairs}
+        if body:
+            raise ApiError(400, E_BAD_PARAM, "request body must be empty")
+        scope = params.get("corpId", tok["corp_id"])
+        with st.lock:
+            hook_id = st.config_ids.get((tok["app_id"], scope))
+            if hook_id is None:
+                # Assumed: Huawei documents no answer for "nothing configured".
+                raise ApiError(404, E_NOT_FOUND, "webhook config not found")
+            cfg = st.configs[hook_id]
+            return {"id": hook_id, "subscriberId": cfg["subscriberId"], "url": cfg["url"],
+                    "status": st.webhooks[hook_id], "returnCode": 0, "returnDesc": "success"}
+
+    def link_config_delete(self, st, tok, query, body):
+        bad = "query must be exactly id=<id>"
+        pairs = self.query_pairs(query, bad)
+        if [k for k, _ in pairs] != ["id"]:
+            raise ApiError(400, E_BAD_PARAM, bad)
+        hook_id = pairs[0][1]
+        with st.lock:
+            if not self.owned(st, hook_id, tok):
+                raise ApiError(400, E_NOT_FOUND, "webhook config not found")
+            if body:
+                raise ApiError(400, E_BAD_PARAM, "request body must be empty")
+            cfg = st.configs.pop(hook_id, None)
+            if cfg is not None:
+                st.config_ids.pop((cfg["app_id"], cfg["scope"]), None)
+            del st.webhooks[hook_id]
+        return None
+
+    # ---- DELETE /v1/usg/acs/token
+
+    def logout(self, st, tok, query, body):
+        if query or body:
+            raise ApiError(400, "USG.000000001", "logout takes no query and no body")
+        with st.lock:
+            live = st.tokens.get(tok["token"])
+            if live is None or not st._live(live, time.time()):   # setup or revoke meanwhile
+                raise ApiError(401, "USG.000000004", "token invalid or expired")
+            live["revoked"] = live["logged_out"] = True
+        return None
 
 
 class ControlHandler(QuietHandler):
@@ -626,7 +971,68 @@ def c_tokens(st, arg):
     with st.lock:
         now = time.time()
         active = sum(1 for t in st.tokens.values() if st._live(t, now))
-        return {"ok": True, "issued": len(st.tokens), "active": active}
+        logged_out = sum(1 for t in st.tokens.values() if t["logged_out"])
+        return {"ok": True, "issued": len(st.tokens), "active": active,
+                "logged_out": logged_out}
+
+
+def _push_args(st, arg, what):
+    """Validate a push/sign-push request; return (cfg copy, event, kwargs for sign_push)."""
+    _check_keys(arg, ("id", "event", "payload", "timestamp", "nonce"), what)
+    hook_id, event = arg.get("id"), arg.get("event")
+    if not isinstance(hook_id, str):
+        raise BadInput("id must be a string")
+    if event not in PUSH_EVENTS:
+        raise BadInput("event must be one of %s" % ", ".join(PUSH_EVENTS))
+    kw = {}
+    if "payload" in arg:
+        if not isinstance(arg["payload"], dict):
+            raise BadInput("payload must be a JSON object")
+        kw["payload"] = arg["payload"]
+    if "timestamp" in arg:
+        if not is_int(arg["timestamp"]) or arg["timestamp"] < 0:
+            raise BadInput("timestamp must be an integer >= 0 (Unix ms)")
+        kw["timestamp"] = arg["timestamp"]
+    if "nonce" in arg:
+        if not isinstance(arg["nonce"], str) or not 1 <= len(arg["nonce"]) <= 128:
+            raise BadInput("nonce must be a string of 1..128 chars")
+        kw["nonce"] = arg["nonce"]
+    with st.lock:
+        cfg = st.configs.get(hook_id)
+        if cfg is None:
+            if hook_id in st.webhooks:
+                raise BadInput("webhook %r comes from setup and has no url; make one with "
+                               "link-config" % hook_id)
+            raise BadInput("no webhook config %r" % hook_id)
+        return dict(cfg), event, kw
+
+
+def c_push(st, arg):
+    # Sent whatever the record's status: the specs decide when a push happens.
+    cfg, event, kw = _push_args(st, arg, "push")
+    rec = send_push(st, cfg, event, "control", **kw)
+    return dict(rec, ok=True)
+
+
+def c_sign_push(st, arg):
+    cfg, event, kw = _push_args(st, arg, "sign-push")
+    body, nonce, ts = sign_push(cfg, event, **kw)
+    return {"ok": True, "body": body, "nonce": nonce, "timestamp": ts}
+
+
+def c_pushes(st, arg):
+    with st.lock:
+        return {"ok": True, "pushes": [dict(p) for p in st.pushes]}
+
+
+def c_webhook_config(st, arg):
+    with st.lock:
+        configs = []
+        for hook_id, cfg in st.configs.items():     # creation order
+            c = {k: v for k, v in cfg.items() if k != "scope"}
+            c["status"] = st.webhooks[hook_id]
+            configs.append(c)
+        return {"ok": True, "configs": configs}
 
 
 def c_tls_errors(st, arg):
@@ -645,6 +1051,10 @@ CONTROL_ROUTES = {
     ("GET", "/control/webhooks"): c_webhooks,
     ("GET", "/control/tokens"): c_tokens,
     ("GET", "/control/tls-errors"): c_tls_errors,
+    ("POST", "/control/push"): c_push,
+    ("POST", "/control/sign-push"): c_sign_push,
+    ("GET", "/control/pushes"): c_pushes,
+    ("GET", "/control/webhook-config"): c_webhook_config,
 }
 
 
@@ -700,13 +1110,18 @@ def main(argv=None):
     p.add_argument("--control-port", type=int, default=0)
     p.add_argument("--ready-file")
     p.add_argument("--config", help="initial setup, same JSON as POST /control/setup")
+    p.add_argument("--push-ca", help="CA (PEM) that verifies subscriber URLs for pushes")
+    p.add_argument("--push-timeout", type=float, default=DEFAULT_PUSH_TIMEOUT,
+                   help="seconds per socket operation of a push (default %(default)s)")
     p.add_argument("--plain", action="store_true", help="serve the API over plain HTTP")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     if not a.plain and not (a.cert and a.key):
         p.error("--cert and --key are required unless --plain")
 
-    state = State()
+    if a.push_timeout <= 0:
+        p.error("--push-timeout must be > 0")
+    state = State(push_ca=a.push_ca, push_timeout=a.push_timeout)
     if a.config:
         try:
             with open(a.config, encoding="utf-8") as f:

@@ -9,6 +9,9 @@
 #   other-ca.pem            an unrelated CA: a client trusting only this must refuse the mock
 #   wrong-host.pem/.key     signed by the test CA but for DNS:wrong-host.invalid only, to check
 #                           that a client verifies the host name and not just the chain
+#   receiver.pem/.key       for a webhook receiver the mock pushes events to (an nginx on
+#                           127.0.0.1): signed by the test CA, SAN DNS:localhost, IP:127.0.0.1;
+#                           the mock verifies pushes against ca.pem (--push-ca)
 # Everything is valid for 2 days; it is test material, never reuse it.
 set -euo pipefail
 
@@ -58,6 +61,7 @@ EXT
 ca ca mmc-test-ca
 leaf server localhost "DNS:localhost,IP:127.0.0.1"
 leaf wrong-host wrong-host.invalid "DNS:wrong-host.invalid"
+leaf receiver localhost "DNS:localhost,IP:127.0.0.1"
 ca other-ca mmc-other-ca
 rm -f "$out/other-ca.key"   # nobody signs with it; it only has to be a CA we do not use
 chmod 600 "$out"/*.key

@@ -12,8 +12,10 @@ import base64
 import hashlib
 import hmac
 import http.client
+import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +23,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -32,6 +35,8 @@ MAKE_CERTS = os.path.join(HERE, "make_certs.sh")
 
 APPAUTH = "/v2/usg/acs/auth/appauth"
 CHANGE = "/v1/mmc/management/webhook/change-status"
+LINK = "/v1/mmc/management/webhook/link-config"
+TOKEN = "/v1/usg/acs/token"
 JSON_CT = "application/json;charset=UTF-8"
 
 ENT = ("app-enterprise", "enterprise-key-0123456789", "enterprise")
@@ -63,7 +68,8 @@ class Mock:
         ready = os.path.join(self.dir, "ready.json")
         self.stderr = open(os.path.join(self.dir, "stderr.log"), "w+")
         args = [sys.executable, MOCK, "--cert", os.path.join(CERTS, cert + ".pem"),
-                "--key", os.path.join(CERTS, cert + ".key"), "--ready-file", ready, *extra]
+                "--key", os.path.join(CERTS, cert + ".key"), "--ready-file", ready,
+                "--push-ca", os.path.join(CERTS, "ca.pem"), *extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         deadline = time.time() + 10
         while not os.path.exists(ready):
@@ -220,7 +226,7 @@ class AppAuthTests(Base):
         self.assertEqual((rec["status"], rec["error_code"], rec["signature_valid"]),
                          (200, None, True))
         self.assertEqual(self.ctl("GET", "/control/tokens")[1],
-                         {"ok": True, "issued": 1, "active": 1})
+                         {"ok": True, "issued": 1, "active": 1, "logged_out": 0})
 
     def test_user_with_uppercase_hex(self):
         status, _, out = self.auth(user_id="alice", upper=True)
@@ -355,7 +361,7 @@ class WebhookTests(Base):
         self.assertEqual(self.ctl("POST", "/control/revoke")[1]["revoked"], 1)
         self.assertError(self.put_json(good, t2), 401, "USG.000000004")
         self.assertEqual(self.ctl("GET", "/control/tokens")[1],
-                         {"ok": True, "issued": 2, "active": 0})
+                         {"ok": True, "issued": 2, "active": 0, "logged_out": 0})
         # Expired: a zero lifetime expires at once.
         self.ctl("POST", "/control/setup", dict(SETUP, token_valid_period=0))
         self.assertError(self.put_json(good, self.login()), 401, "USG.000000004")
@@ -584,6 +590,595 @@ class ProcessTests(unittest.TestCase):
             conn.close()
         finally:
             self.assertEqual(m.stop(), 0)
+
+
+# --------------------------------------------------------------------------- event push
+
+HEX32 = r"^[0-9a-f]{32}$"
+
+
+def top_level_members(text):
+    """{key: (value, exact text of the value)} of a JSON object's top-level members, in
+    order: an independent way to get eventInfo exactly as it stands in a push body."""
+    dec, ws = json.JSONDecoder(), re.compile(r"[ \t\n\r]*")
+    i = ws.match(text, 0).end()
+    assert text[i] == "{", text
+    i, out = i + 1, {}
+    while True:
+        i = ws.match(text, i).end()
+        key, i = dec.raw_decode(text, i)
+        i = ws.match(text, i).end()
+        assert text[i] == ":", text
+        start = ws.match(text, i + 1).end()
+        value, i = dec.raw_decode(text, start)
+        out[key] = (value, text[start:i])
+        i = ws.match(text, i).end()
+        if text[i] == "}":
+            assert ws.match(text, i + 1).end() == len(text), text
+            return out
+        assert text[i] == ",", text
+        i += 1
+
+
+class Receiver:
+    """A tiny HTTPS webhook receiver (the subscriber) on 127.0.0.1, with a certificate from
+    make_certs.sh. `reply(raw_body) -> (status, bytes)` decides each answer; the default
+    answers the verify handshake correctly and every other event with a bare 200."""
+
+    def __init__(self, cert="receiver"):
+        self.got, self.delay, self.reply = [], 0.0, self.echo
+        rx = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                rx.got.append({"path": self.path, "body": raw.decode("utf-8"),
+                               "headers": {k.lower(): v for k, v in self.headers.items()}})
+                if rx.delay:
+                    time.sleep(rx.delay)
+                status, out = rx.reply(raw.decode("utf-8"))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads, block_on_close = True, False
+
+            def server_bind(self):
+                http.server.socketserver.TCPServer.server_bind(self)
+
+            def handle_error(self, request, client_address):
+                pass      # e.g. the mock gave up (push timeout) before we answered
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(CERTS, cert + ".pem"), os.path.join(CERTS, cert + ".key"))
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def echo(raw):
+        push = json.loads(raw)
+        if push["eventInfo"]["event"] == "meeting.verify":
+            return 200, json.dumps({"event": "meeting.verify", "nonce": push["nonce"]},
+                                   separators=(",", ":")).encode()
+        return 200, b""
+
+    def url(self, path="/mmc/events?src=huawei", host="127.0.0.1"):
+        return "https://%s:%d%s" % (host, self.port, path)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HookBase(Base):
+    SUB_ID, SUB_KEY = "subscriber-0001", "subscriber-key-ÄÖ-0123456789"
+
+    def setUp(self):
+        super().setUp()
+        self.rx = Receiver()
+        self.addCleanup(self.rx.stop)
+        self.token = self.login()
+
+    def link(self, token=None, body=None, raw=None, query="",
+             content_type="application/json; charset=UTF-8", **fields):
+        if body is None:
+            body = {"subscriberId": self.SUB_ID, "subscriberKey": self.SUB_KEY,
+                    "url": self.rx.url()}
+            body.update(fields)
+        headers = {"X-Access-Token": token or self.token}
+        if content_type:
+            headers["Content-Type"] = content_type
+        data = raw if raw is not None else json.dumps(body).encode()
+        return self.api("POST", LINK + ("?" + query if query else ""), data, headers)
+
+    def show(self, query=None, token=None, body=None):
+        return self.put_json(query, token or self.token, body=body, method="GET", path=LINK)
+
+    def delete(self, query, token=None, body=None):
+        return self.put(query, token or self.token, body=body, method="DELETE", path=LINK)
+
+    def configs(self):
+        return self.ctl("GET", "/control/webhook-config")[1]["configs"]
+
+    def pushes(self):
+        return self.ctl("GET", "/control/pushes")[1]["pushes"]
+
+    def new_config(self, token=None, **fields):
+        status, _, out = self.link(token, **fields)
+        self.assertEqual((status, out), (200, b""))
+        return self.configs()[-1]
+
+    def status_of(self, hook_id):
+        return self.ctl("GET", "/control/webhooks")[1]["webhooks"].get(hook_id)
+
+    def assertSigned(self, text, sub_id=None, key=None):
+        """Checks a push body independently of the mock; returns its decoded members."""
+        m = top_level_members(text)
+        self.assertEqual(list(m), ["appID", "timestamp", "nonce", "signature", "eventInfo"])
+        app_id, ts, nonce, sig = (m[k][0] for k in ("appID", "timestamp", "nonce", "signature"))
+        self.assertEqual(app_id, sub_id or self.SUB_ID)
+        self.assertIs(type(ts), int)
+        self.assertIsInstance(nonce, str)
+        self.assertRegex(sig, r"^[0-9a-f]{64}$")
+        message = app_id + str(ts) + nonce + m["eventInfo"][1]
+        want = hmac.new((key or self.SUB_KEY).encode(), message.encode(),
+                        hashlib.sha256).hexdigest()
+        self.assertEqual(sig, want)
+        info = m["eventInfo"][0]
+        self.assertEqual(list(info), ["event", "timestamp", "payload"])
+        self.assertIs(type(info["timestamp"]), int)
+        self.assertIsInstance(info["payload"], dict)
+        return {k: v[0] for k, v in m.items()}
+
+
+class LinkConfigTests(HookBase):
+
+    def test_set_show_replace_delete(self):
+        status, hdrs, out = self.link()
+        self.assertEqual((status, out), (200, b""))
+        self.assertRegex(hdrs["x-request-id"], HEX32)
+        cfg, = self.configs()
+        self.assertRegex(cfg["id"], HEX32)
+        self.assertEqual(cfg, {"id": cfg["id"], "app_id": ENT[0], "subscriberId": self.SUB_ID,
+                               "subscriberKey": self.SUB_KEY, "url": self.rx.url(),
+                               "status": 1})
+        status, _, shown = self.show()
+        self.assertEqual(status, 200, shown)
+        self.assertEqual(list(shown), ["id", "subscriberId", "url", "status", "returnCode",
+                                       "returnDesc"])
+        self.assertEqual(shown, {"id": cfg["id"], "subscriberId": self.SUB_ID,
+                                 "url": self.rx.url(), "status": 1, "returnCode": 0,
+                                 "returnDesc": "success"})
+        self.assertNotIn(self.SUB_KEY, json.dumps(shown))
+        self.assertEqual(self.status_of(cfg["id"]), 1)
+        # Setting again replaces: a new id, the old one is gone everywhere.
+        new = self.new_config(subscriberId="second", url=self.rx.url("/other"))
+        self.assertNotEqual(new["id"], cfg["id"])
+        self.assertEqual([c["id"] for c in self.configs()], [new["id"]])
+        self.assertIsNone(self.status_of(cfg["id"]))
+        self.assertEqual(self.show()[2]["subscriberId"], "second")
+        self.assertError(self.put_json("id=%s&status=1" % cfg["id"], self.token),
+                         400, "MMC.111070002")
+        self.assertError(self.put_json("id=" + cfg["id"], self.token, method="DELETE",
+                                       path=LINK), 400, "MMC.111070002")
+        status, hdrs, out = self.delete("id=" + new["id"])
+        self.assertEqual((status, out), (200, b""))
+        self.assertEqual(self.configs(), [])
+        self.assertIsNone(self.status_of(new["id"]))
+        self.assertError(self.show(), 404, "MMC.111070002")
+        self.assertError(self.put_json("id=" + new["id"], self.token, method="DELETE",
+                                       path=LINK), 400, "MMC.111070002")
+        # The setup records are untouched and can be deleted too.
+        self.assertEqual(self.status_of(HOOK), 1)
+        self.assertEqual(self.delete("id=" + HOOK)[0], 200)
+        self.assertIsNone(self.status_of(HOOK))
+        self.assertEqual(self.pushes(), [])     # none of this pushed anything
+        self.assertEqual(self.rx.got, [])
+
+    def test_scopes(self):
+        sp_admin = self.login(SP)
+        a = self.new_config(sp_admin, corpId="corp-a", spId="sp-1")
+        b = self.new_config(sp_admin, corpId="corp-b", subscriberId="b")
+        own = self.new_config(sp_admin, subscriberId="sp-itself")
+        ent = self.new_config()
+        self.assertEqual((a["corpId"], a["spId"], a["app_id"]), ("corp-a", "sp-1", SP[0]))
+        self.assertNotIn("corpId", own)
+        self.assertEqual(len({a["id"], b["id"], own["id"], ent["id"]}), 4)
+        self.assertEqual(self.show("corpId=corp-a", sp_admin)[2]["id"], a["id"])
+        self.assertEqual(self.show("spId=x&corpId=corp-b", sp_admin)[2]["id"], b["id"])
+        self.assertEqual(self.show(None, sp_admin)[2]["id"], own["id"])
+        self.assertEqual(self.show()[2]["id"], ent["id"])
+        self.assertError(self.show("corpId=corp-a"), 404, "MMC.111070002")
+        # A token scoped to a corp sees that corp's config without naming it.
+        corp_user = self.login(SP, corp_id="corp-b", user_id="u")
+        self.assertEqual(self.show(None, corp_user)[2]["id"], b["id"])
+        # Another app's record does not exist for this token.
+        self.assertError(self.put_json("id=%s&status=1" % a["id"], self.token), 400,
+                         "MMC.111070002")
+        self.assertError(self.put_json("id=" + a["id"], self.token, method="DELETE",
+                                       path=LINK), 400, "MMC.111070002")
+        self.assertEqual(self.delete("id=" + a["id"], sp_admin)[0], 200)
+        self.assertEqual(len(self.configs()), 3)
+
+    def test_set_rejections(self):
+        ok = {"subscriberId": self.SUB_ID, "subscriberKey": self.SUB_KEY, "url": self.rx.url()}
+
+        def without(k):
+            return {x: v for x, v in ok.items() if x != k}
+        cases = [
+            ("query", dict(query="x=1"), "MMC.111070001"),
+            ("text/plain", dict(content_type="text/plain"), "MMC.111070001"),
+            ("no content type", dict(content_type=None), "MMC.111070001"),
+            ("not json", dict(raw=b"{subscriberId:"), "MMC.111070001"),
+            ("empty body", dict(raw=b""), "MMC.111070001"),
+            ("not utf-8", dict(raw=b'{"url":"\xff"}'), "MMC.111070001"),
+            ("array", dict(raw=b"[]"), "MMC.111070001"),
+            ("duplicate key", dict(raw=b'{"url":"https://a","url":"https://b"}'),
+             "MMC.111070001"),
+            ("unknown key", dict(body=dict(ok, status=1)), "MMC.111070001"),
+            ("snake case", dict(body=dict(without("subscriberId"), subscriber_id="x")),
+             "MMC.111070001"),
+            ("subscriberId missing", dict(body=without("subscriberId")), "MMC.111070004"),
+            ("subscriberId empty", dict(subscriberId=""), "MMC.111070004"),
+            ("subscriberId 65", dict(subscriberId="s" * 65), "MMC.111070004"),
+            ("subscriberId number", dict(subscriberId=12345678), "MMC.111070004"),
+            ("subscriberId null", dict(subscriberId=None), "MMC.111070004"),
+            ("subscriberKey missing", dict(body=without("subscriberKey")), "MMC.111070005"),
+            ("subscriberKey empty", dict(subscriberKey=""), "MMC.111070005"),
+            ("subscriberKey 129", dict(subscriberKey="k" * 129), "MMC.111070005"),
+            ("subscriberKey list", dict(subscriberKey=["k"]), "MMC.111070005"),
+            ("url missing", dict(body=without("url")), "MMC.111070006"),
+            ("url null", dict(url=None), "MMC.111070006"),
+            ("url http", dict(url="http://127.0.0.1/x"), "MMC.111070006"),
+            ("url HTTPS", dict(url="HTTPS://127.0.0.1/x"), "MMC.111070006"),
+            ("url no host", dict(url="https:///x"), "MMC.111070006"),
+            ("url bare", dict(url="https://"), "MMC.111070006"),
+            ("url space", dict(url="https://127.0.0.1/a b"), "MMC.111070006"),
+            ("url newline", dict(url="https://127.0.0.1/\n"), "MMC.111070006"),
+            ("url non-ascii", dict(url="https://127.0.0.1/ä"), "MMC.111070006"),
+            ("url fragment", dict(url="https://127.0.0.1/x#f"), "MMC.111070006"),
+            ("url userinfo", dict(url="https://u:p@127.0.0.1/x"), "MMC.111070006"),
+            ("url bad port", dict(url="https://127.0.0.1:99999/x"), "MMC.111070006"),
+            ("url port 0", dict(url="https://127.0.0.1:0/x"), "MMC.111070006"),
+            ("url too long", dict(url="https://127.0.0.1/" + "a" * 1100), "MMC.111070006"),
+            ("corpId empty", dict(corpId=""), "MMC.111070007"),
+            ("corpId number", dict(corpId=42), "MMC.111070007"),
+            ("corpId 65", dict(corpId="c" * 65), "MMC.111070007"),
+            ("spId null", dict(spId=None), "MMC.111070007"),
+            ("first problem wins", dict(body={"subscriberKey": 1, "url": 2}), "MMC.111070004"),
+        ]
+        for name, kw, code in cases:
+            with self.subTest(name):
+                status, hdrs, out = self.link(**kw)
+                self.assertError((status, hdrs, json.loads(out)), 400, code)
+        self.assertEqual(self.configs(), [])
+        # Limits are inclusive.
+        self.new_config(subscriberId="s" * 64, subscriberKey="k" * 128, corpId="c" * 64,
+                        spId="p" * 64, url="https://localhost:8443/" + "a" * 1000)
+
+    def test_show_and_delete_rejections(self):
+        cfg = self.new_config()
+        for query, code in (("x=1", "MMC.111070001"), ("corpId=a&corpId=b", "MMC.111070001"),
+                            ("corpid=a", "MMC.111070001"), ("corpId", "MMC.111070001"),
+                            ("corpId=%zz", "MMC.111070001"), ("corpId=%ff", "MMC.111070001"),
+                            ("corpId=a&&spId=b", "MMC.111070001"),
+                            ("corpId=", "MMC.111070007"), ("spId=", "MMC.111070007"),
+                            ("corpId=" + "c" * 65, "MMC.111070007")):
+            with self.subTest(query):
+                self.assertError(self.show(query), 400, code)
+        self.assertError(self.show(None, body=b"{}"), 400, "MMC.111070001")
+        # ';' separates nothing: this is one (unknown) corpId.
+        self.assertError(self.show("corpId=a;spId=b"), 404, "MMC.111070002")
+        for query in (None, "", "id=", "id=%s&id=%s" % (cfg["id"], cfg["id"]),
+                      "id=%s&x=1" % cfg["id"], "ID=" + cfg["id"], "id=%zz"):
+            with self.subTest(query):
+                code = "MMC.111070002" if query == "id=" else "MMC.111070001"
+                status, hdrs, out = self.delete(query)
+                self.assertError((status, hdrs, json.loads(out)), 400, code)
+        status, hdrs, out = self.delete("id=" + cfg["id"], body=b"{}")
+        self.assertError((status, hdrs, json.loads(out)), 400, "MMC.111070001")
+        self.assertEqual(len(self.configs()), 1)
+
+    def test_token_required_and_routing(self):
+        cfg = self.new_config()
+        calls = [("POST", LINK, json.dumps({"subscriberId": "x", "subscriberKey": "y",
+                                            "url": self.rx.url()}).encode()),
+                 ("GET", LINK, None), ("DELETE", LINK + "?id=" + cfg["id"], None),
+                 ("DELETE", TOKEN, None)]
+        for method, target, body in calls:
+            for token in (None, "", "x" * 40):
+                with self.subTest(method=method, target=target, token=token):
+                    headers = {"Content-Type": "application/json"}
+                    if token is not None:
+                        headers["X-Access-Token"] = token
+                    status, hdrs, out = self.api(method, target, body, headers)
+                    self.assertError((status, hdrs, json.loads(out)), 401, "USG.000000004")
+        self.assertEqual(len(self.configs()), 1)
+        status, hdrs, out = self.put_json(None, self.token, method="PUT", path=LINK)
+        self.assertError((status, hdrs, out), 405, "MOCK.405")
+        self.assertEqual(hdrs["allow"], "POST, GET, DELETE")
+        status, hdrs, out = self.put_json(None, self.token, method="PUT", path=TOKEN)
+        self.assertError((status, hdrs, out), 405, "MOCK.405")
+        self.assertEqual(hdrs["allow"], "DELETE")
+
+
+class LogoutTests(HookBase):
+
+    def logout(self, token, query=None, body=None):
+        return self.put(query, token, body=body, method="DELETE", path=TOKEN)
+
+    def test_logout_invalidates_only_that_token(self):
+        other = self.login()
+        status, hdrs, out = self.logout(self.token)
+        self.assertEqual((status, out), (200, b""))
+        self.assertRegex(hdrs["x-request-id"], HEX32)
+        self.assertEqual(self.ctl("GET", "/control/tokens")[1],
+                         {"ok": True, "issued": 2, "active": 1, "logged_out": 1})
+        good = "id=%s&status=1" % HOOK
+        self.assertError(self.put_json(good, self.token), 401, "USG.000000004")
+        self.assertError(self.show(token=self.token), 401, "USG.000000004")
+        status, hdrs, out = self.logout(self.token)
+        self.assertError((status, hdrs, json.loads(out)), 401, "USG.000000004")
+        self.assertEqual(self.put(good, other)[0], 200)
+        rec = self.requests()
+        self.assertEqual([(r["method"], r["path"], r["status"]) for r in rec
+                          if r["path"] == TOKEN], [("DELETE", TOKEN, 200), ("DELETE", TOKEN, 401)])
+        self.assertEqual(rec[-3]["headers"]["x-access-token"], self.token)
+
+    def test_rejected_logout_keeps_token(self):
+        for query, body in (("x=1", None), ("", b"{}")):
+            with self.subTest(query=query, body=body):
+                status, hdrs, out = self.logout(self.token, query, body)
+                self.assertError((status, hdrs, json.loads(out)), 400, "USG.000000001")
+        self.assertEqual(self.ctl("GET", "/control/tokens")[1]["logged_out"], 0)
+        self.assertEqual(self.put("id=%s&status=1" % HOOK, self.token)[0], 200)
+
+
+class HandshakeTests(HookBase):
+
+    def enable(self, hook_id, status=0):
+        status, hdrs, out = self.put("id=%s&status=%d" % (hook_id, status), self.token)
+        return status, hdrs, json.loads(out)
+
+    def assertRefused(self, cfg, why):
+        status, hdrs, out = self.enable(cfg["id"])
+        self.assertError((status, hdrs, out), 400, "MMC.111070008")
+        self.assertIn(why, out["error_msg"])
+        self.assertNotIn(self.SUB_KEY, out["error_msg"])
+        self.assertEqual(self.status_of(cfg["id"]), 1)
+
+    def test_enable_passes_with_the_echoed_nonce(self):
+        cfg = self.new_config()
+        before = int(time.time() * 1000)
+        status, _, out = self.put("id=%s&status=0" % cfg["id"], self.token)
+        self.assertEqual((status, out), (200, b'{"returnCode":0,"returnDesc":"success"}'))
+        self.assertEqual(self.status_of(cfg["id"]), 0)
+        self.assertEqual(self.show()[2]["status"], 0)
+        got, = self.rx.got
+        self.assertEqual(got["path"], "/mmc/events?src=huawei")
+        self.assertEqual(got["headers"]["content-type"], "application/json")
+        self.assertEqual(got["headers"]["host"], "127.0.0.1:%d" % self.rx.port)
+        push = self.assertSigned(got["body"])
+        self.assertRegex(push["nonce"], HEX32)
+        self.assertEqual(push["eventInfo"]["event"], "meeting.verify")
+        self.assertEqual(push["eventInfo"]["timestamp"], push["timestamp"])
+        self.assertLessEqual(before, push["timestamp"])
+        self.assertLessEqual(push["timestamp"], time.time() * 1000 + 1)
+        rec, = self.pushes()
+        self.assertEqual({k: rec[k] for k in ("seq", "kind", "id", "event", "nonce", "url",
+                                              "status", "sent_body")},
+                         {"seq": 1, "kind": "verify", "id": cfg["id"],
+                          "event": "meeting.verify", "nonce": push["nonce"],
+                          "url": self.rx.url(), "status": 200, "sent_body": got["body"]})
+        self.assertEqual(json.loads(rec["body"]), {"event": "meeting.verify",
+                                                   "nonce": push["nonce"]})
+        self.assertNotIn("error", rec)
+        # Each enabling asks again, with a fresh nonce.
+        self.assertEqual(self.enable(cfg["id"])[0], 200)
+        self.assertNotEqual(self.pushes()[1]["nonce"], push["nonce"])
+
+    def test_disable_lock_and_setup_records_need_no_handshake(self):
+        cfg = self.new_config()
+        self.rx.reply = lambda raw: (500, b"down")
+        for status in (2, 1, 2):
+            self.assertEqual(self.enable(cfg["id"], status)[0], 200)
+            self.assertEqual(self.status_of(cfg["id"]), status)
+        self.assertEqual(self.enable(HOOK)[0], 200)            # no url: as before
+        self.assertEqual(self.status_of(HOOK), 0)
+        self.assertEqual((self.rx.got, self.pushes()), ([], []))
+
+    def test_enable_refused(self):
+        cfg = self.new_config()
+        verify = lambda nonce: json.dumps({"event": "meeting.verify", "nonce": nonce}).encode()
+        nonce_of = lambda raw: json.loads(raw)["nonce"]
+        cases = [
+            ("wrong nonce", lambda raw: (200, verify("0" * 32)), "wrong nonce"),
+            ("nonce of upper case", lambda raw: (200, verify(nonce_of(raw).upper())),
+             "wrong nonce"),
+            ("HTTP 500", lambda raw: (500, verify(nonce_of(raw))), "HTTP 500"),
+            ("HTTP 204", lambda raw: (204, b""), "HTTP 204"),
+            ("empty 200", lambda raw: (200, b""), "not JSON"),
+            ("other event", lambda raw: (200, json.dumps({"event": "meeting.started",
+                                                          "nonce": nonce_of(raw)}).encode()),
+             "event"),
+            ("extra key", lambda raw: (200, json.dumps({"event": "meeting.verify", "ok": 1,
+                                                        "nonce": nonce_of(raw)}).encode()),
+             "exactly"),
+            ("nonce missing", lambda raw: (200, b'{"event":"meeting.verify"}'), "exactly"),
+        ]
+        for name, reply, why in cases:
+            with self.subTest(name):
+                self.rx.reply = reply
+                self.assertRefused(cfg, why)
+        self.assertEqual(len(self.rx.got), len(cases))
+        self.assertTrue(all(p["kind"] == "verify" and "error" not in p for p in self.pushes()))
+        self.rx.reply = Receiver.echo
+        self.assertEqual(self.enable(cfg["id"])[0], 200)
+
+    def test_enable_refused_without_a_receiver(self):
+        # Nothing listens.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        cfg = self.new_config(url="https://127.0.0.1:%d/x" % port)
+        self.assertRefused(cfg, "no answer")
+        self.assertIn("Connection", self.pushes()[-1]["error"])
+        # A receiver whose certificate is not for the url's host.
+        bad = Receiver(cert="wrong-host")
+        self.addCleanup(bad.stop)
+        cfg = self.new_config(url=bad.url())
+        self.assertRefused(cfg, "CERTIFICATE_VERIFY_FAILED")
+        self.assertEqual(bad.got, [])
+        # A host other than 127.0.0.1/localhost: refused without any traffic.
+        cfg = self.new_config(url="https://example.invalid/hook")
+        self.assertRefused(cfg, "only to 127.0.0.1")
+        self.assertNotIn("status", self.pushes()[-1])
+
+    def test_localhost_url(self):
+        cfg = self.new_config(url=self.rx.url("/", host="localhost"))
+        self.assertEqual(self.enable(cfg["id"])[0], 200)
+        self.assertEqual(self.rx.got[0]["headers"]["host"], "localhost:%d" % self.rx.port)
+
+    def test_push_timeout(self):
+        m = Mock("--push-timeout", "0.3")
+        try:
+            self.mock = m
+            self.ctl("POST", "/control/setup", SETUP)
+            self.token = self.login()
+            cfg = self.new_config()
+            self.rx.delay = 1.0
+            t0 = time.time()
+            status, hdrs, out = self.enable(cfg["id"])
+            self.assertError((status, hdrs, out), 400, "MMC.111070008")
+            self.assertIn("timed out", out["error_msg"])
+            self.assertLess(time.time() - t0, 0.9)
+            self.assertEqual(self.status_of(cfg["id"]), 1)
+        finally:
+            self.assertEqual(m.stop(), 0)
+
+
+class PushControlTests(HookBase):
+
+    def test_push_default_payload(self):
+        cfg = self.new_config()
+        before = int(time.time() * 1000)
+        status, out = self.ctl("POST", "/control/push", {"id": cfg["id"],
+                                                         "event": "meeting.started"})
+        self.assertEqual(status, 200, out)
+        self.assertEqual((out["ok"], out["status"], out["body"], out["kind"]),
+                         (True, 200, "", "control"))
+        got, = self.rx.got
+        self.assertEqual(out["sent_body"], got["body"])
+        push = self.assertSigned(got["body"])
+        self.assertEqual((push["nonce"], push["timestamp"]), (out["nonce"], out["timestamp"]))
+        self.assertGreaterEqual(push["timestamp"], before)
+        info = push["eventInfo"]
+        self.assertEqual(info["event"], "meeting.started")
+        payload = info["payload"]
+        self.assertEqual(set(payload), {"meetingInfo", "attendeeInfo"})
+        self.assertEqual(set(payload["meetingInfo"]),
+                         {"meetingID", "meetingUUID", "meetingCycleSubID"})
+        self.assertEqual(set(payload["attendeeInfo"]),
+                         {"userUUID", "userAgent", "account", "participantID", "displayName",
+                          "joinTime", "leftTime", "role", "callNumber"})
+        # Raw UTF-8 and unescaped '/' in the signed text.
+        self.assertIn("张三", got["body"])
+        self.assertIn("CloudLink/9", got["body"])
+        self.assertEqual(self.pushes(), [{k: v for k, v in out.items() if k != "ok"}])
+
+    def test_push_custom_payload_nonce_timestamp_and_status(self):
+        cfg = self.new_config()
+        self.rx.reply = lambda raw: (503, b"busy")
+        payload = {"meetingInfo": {"meetingID": "1"}, "list": [1, 2.5, None, True],
+                   "text": "\u00e9\"\\/\n"}
+        status, out = self.ctl("POST", "/control/push", {
+            "id": cfg["id"], "event": "meeting.end", "payload": payload,
+            "nonce": "n o\u00e9n\"ce", "timestamp": 1000})
+        self.assertEqual((status, out["status"], out["body"]), (200, 503, "busy"))
+        push = self.assertSigned(self.rx.got[0]["body"])
+        self.assertEqual(push["eventInfo"]["payload"], payload)
+        self.assertEqual((push["nonce"], push["timestamp"], push["eventInfo"]["timestamp"]),
+                         ("n o\u00e9n\"ce", 1000, 1000))
+        # meeting.verify from the control API too; its default payload is {}.
+        self.rx.reply = Receiver.echo
+        out = self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.verify"})[1]
+        self.assertEqual(json.loads(out["body"])["nonce"], out["nonce"])
+        self.assertEqual(self.assertSigned(out["sent_body"])["eventInfo"]["payload"], {})
+        self.assertEqual([p["seq"] for p in self.pushes()], [1, 2])
+        # Setup clears pushes and configs.
+        self.ctl("POST", "/control/setup", SETUP)
+        self.assertEqual((self.pushes(), self.configs()), ([], []))
+
+    def test_push_without_receiver(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        cfg = self.new_config(url="https://127.0.0.1:%d/" % port)
+        status, out = self.ctl("POST", "/control/push", {"id": cfg["id"],
+                                                         "event": "meeting.join"})
+        self.assertEqual(status, 200)
+        self.assertIn("error", out)
+        self.assertNotIn("status", out)
+        self.assertEqual(self.pushes()[0]["error"], out["error"])
+
+    def test_sign_push_does_not_send(self):
+        cfg = self.new_config(subscriberId="other-sub", subscriberKey="k")
+        status, out = self.ctl("POST", "/control/sign-push", {
+            "id": cfg["id"], "event": "record.finish", "timestamp": 1234567890123})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(set(out), {"ok", "body", "nonce", "timestamp"})
+        push = self.assertSigned(out["body"], "other-sub", "k")
+        self.assertEqual((push["timestamp"], push["nonce"]), (1234567890123, out["nonce"]))
+        self.assertEqual(push["eventInfo"]["event"], "record.finish")
+        # Tampering anywhere breaks the signature (the receiver's job to notice).
+        tampered = out["body"].replace("985472154", "985472155")
+        self.assertNotEqual(tampered, out["body"])
+        with self.assertRaises(AssertionError):
+            self.assertSigned(tampered, "other-sub", "k")
+        self.assertEqual((self.rx.got, self.pushes()), ([], []))
+        # Signing is deterministic given nonce and timestamp.
+        again = self.ctl("POST", "/control/sign-push", {
+            "id": cfg["id"], "event": "record.finish", "timestamp": 1234567890123,
+            "nonce": out["nonce"]})[1]
+        self.assertEqual(again["body"], out["body"])
+
+    def test_control_rejections(self):
+        cfg = self.new_config()
+        bad = [{}, {"id": cfg["id"]}, {"event": "meeting.started"},
+               {"id": "nope", "event": "meeting.started"},
+               {"id": HOOK, "event": "meeting.started"},
+               {"id": cfg["id"], "event": "meeting.bogus"},
+               {"id": cfg["id"], "event": "meeting.started", "payload": []},
+               {"id": cfg["id"], "event": "meeting.started", "payload": "x"},
+               {"id": cfg["id"], "event": "meeting.started", "timestamp": True},
+               {"id": cfg["id"], "event": "meeting.started", "timestamp": -1},
+               {"id": cfg["id"], "event": "meeting.started", "timestamp": 1.5},
+               {"id": cfg["id"], "event": "meeting.started", "nonce": ""},
+               {"id": cfg["id"], "event": "meeting.started", "key": "k"},
+               {"id": 5, "event": "meeting.started"}]
+        for body in bad:
+            for path in ("/control/push", "/control/sign-push"):
+                with self.subTest(path=path, body=body):
+                    status, out = self.ctl("POST", path, body)
+                    self.assertEqual((status, out["ok"]), (400, False), out)
+        self.assertIn("no url", self.ctl("POST", "/control/push",
+                                         {"id": HOOK, "event": "meeting.end"})[1]["error"])
+        self.assertEqual((self.rx.got, self.pushes()), ([], []))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ mock.endpoint = assert(os.getenv("MMC_TEST_ENDPOINT"), "run the specs through sp
 mock.control = assert(os.getenv("MMC_TEST_CONTROL"))
 mock.ca_file = assert(os.getenv("MMC_TEST_CA"))
 mock.other_ca_file = assert(os.getenv("MMC_TEST_OTHER_CA"))
+-- For a webhook receiver (nginx on 127.0.0.1) the mock pushes to: signed by the test CA, for
+-- IP:127.0.0.1 and DNS:localhost.
+mock.receiver_cert_file = os.getenv("MMC_TEST_RECEIVER_CERT")
+mock.receiver_key_file = os.getenv("MMC_TEST_RECEIVER_KEY")
 
 mock.APP_ID = "mmc-spec-app"
 mock.APP_KEY = "spec-app-key-0123456789"
@@ -72,6 +76,43 @@ end
 
 mock.APPAUTH = "/v2/usg/acs/auth/appauth"
 mock.CHANGE_STATUS = "/v1/mmc/management/webhook/change-status"
+mock.LINK_CONFIG = "/v1/mmc/management/webhook/link-config"
+mock.TOKEN = "/v1/usg/acs/token"
+
+-- Event pushes. `id` is the id of a config made by link-config (setup's webhook_ids have no
+-- url). Payloads are JSON objects; without one the mock sends a realistic default
+-- (meetingInfo and attendeeInfo; {} for meeting.verify).
+
+-- Makes the mock send a signed push to the config's url now (whatever the config's status)
+-- and returns what happened: { status = <receiver's HTTP status>, body = <receiver's body>,
+-- nonce =, timestamp =, sent_body = <the exact body sent>, url =, event =, id =, kind =
+-- "control", seq =, seconds = }, with `error` instead of status/body when no answer came.
+-- `options` may set timestamp (integer Unix ms) and nonce.
+function mock.push(id, event, payload, options)
+    local request = { id = id, event = event, payload = payload }
+    for k, v in pairs(options or {}) do request[k] = v end
+    if request.timestamp then request.timestamp = math.floor(request.timestamp) end
+    return control("POST", "/control/push", request)
+end
+
+-- The exact text of a signed push, not sent: { id =, event =, payload = ?, timestamp = ?
+-- (integer Unix ms, to make an old push), nonce = ? }. Returns the body text, then
+-- { body =, nonce =, timestamp = }.
+function mock.sign_push(args)
+    local request = {}
+    for k, v in pairs(args) do request[k] = v end
+    if request.timestamp then request.timestamp = math.floor(request.timestamp) end
+    local result = control("POST", "/control/sign-push", request)
+    return result.body, result
+end
+
+-- Every push sent (handshakes: kind "verify"; mock.push: kind "control"), oldest first; each
+-- as mock.push returns it. mock.setup clears them.
+function mock.pushes() return control("GET", "/control/pushes").pushes end
+
+-- The configs made by link-config, oldest first: { id =, app_id =, subscriberId =,
+-- subscriberKey =, url =, corpId = ?, spId = ?, status = }.
+function mock.webhook_configs() return control("GET", "/control/webhook-config").configs end
 
 -- Options for a client of the mock's single-enterprise app; `extra` overrides or adds.
 function mock.options(extra)
@@ -88,18 +129,39 @@ function mock.closed_port()
     return port
 end
 
--- Every secret the suite knows of: both app keys and every token the mock has seen.
+-- Every secret the suite knows of: both app keys, every token the mock has seen, and every
+-- subscriber key it stores. Each one found is also appended to MMC_TEST_SECRET_LOG, when
+-- set, so that a check after the whole run can grep everything the suite printed.
 local function secrets()
     local found = { mock.APP_KEY, mock.SP_APP_KEY }
     for _, r in ipairs(mock.requests()) do
         local token = r.headers["x-access-token"]
         if token and #token > 0 then found[#found + 1] = token end
     end
+    for _, config in ipairs(mock.webhook_configs()) do
+        -- (the bad-input spec stores one-character keys such as "=": not secrets worth a grep)
+        if config.subscriberKey and #config.subscriberKey >= 8 then
+            found[#found + 1] = config.subscriberKey
+        end
+    end
+    local log = os.getenv("MMC_TEST_SECRET_LOG")
+    local file = log and io.open(log, "a")
+    if file then
+        for _, secret in ipairs(found) do file:write(secret, "\n") end
+        file:close()
+    end
     return found
 end
 
--- Fails when `text` holds a secret.
+-- Fails when `text` holds a secret. Every text checked is also appended, as it is, to
+-- MMC_TEST_MESSAGE_LOG, when set.
 function mock.assert_no_secret(text)
+    local log = os.getenv("MMC_TEST_MESSAGE_LOG")
+    local file = log and io.open(log, "a")
+    if file then
+        file:write(text, "\n")
+        file:close()
+    end
     for _, secret in ipairs(secrets()) do
         assert(not string.find(text, secret, 1, true), "a secret leaked into: " .. text)
     end
