@@ -40,5 +40,8 @@ build = {
         },
         ["mmc.redis_store"] = "lua/mmc/redis_store.lua",
     },
+    install = {
+        bin = { mmc = "bin/mmc" }, -- the command for administrators
+    },
     copy_directories = {},
 }

@@ -5,7 +5,11 @@
 -- Every 10th call uses an unknown id (400), every 50th follows a token revocation (401, then
 -- re-authentication), every 100th gets a garbage body, every 200th opens and closes a second
 -- client that shares the main client's token through a token store (with a lock); every
--- 300th call finds the store raising. All clients are closed or collected before the end. Exits non-zero when any result
+-- 300th call finds the store raising. All clients are closed or collected before the end.
+--
+-- It also prints the process's resident memory after the first tenth of the calls (at most
+-- 1,000: allocators and caches warmed up) and at the end; with MMC_RSS_LIMIT_KIB set, a
+-- growth beyond that many KiB fails the run. Exits non-zero when any result
 -- differs from what the server was made to do.
 package.path = "spec/support/?.lua;" .. package.path
 package.cpath = (os.getenv("MMC_BUILD_DIR") or "build") .. "/?.so;" .. package.cpath
@@ -35,7 +39,20 @@ local function expect(wanted, status, err)
     end
 end
 
+local function resident_kib()
+    local status = io.open("/proc/self/status")
+    local text = status and status:read("*a") or ""
+    if status then status:close() end
+    return tonumber(text:match("VmRSS:%s*(%d+) kB"))
+end
+local warm_up = math.min(1000, math.max(1, math.floor(calls / 10)))
+local rss_before
+
 for i = 1, calls do
+    if i == warm_up + 1 then
+        collectgarbage()
+        rss_before = resident_kib()
+    end
     if i % 200 == 0 then
         local other = mmc.new(mock.options { token_store = store })
         expect(200, other:set_webhook_status(mock.WEBHOOK_ID, i % 3))
@@ -54,8 +71,17 @@ for i = 1, calls do
         expect(200, client:set_webhook_status(mock.WEBHOOK_ID, i % 3))
     end
 end
+collectgarbage()
+local rss_after = resident_kib()
 mmc.new(mock.options()) -- left for the collector
 client:close()
 collectgarbage()
 print(("%d calls, %d unexpected results, %d authentications"):format(calls, failures, #mock.requests_to(mock.APPAUTH)))
+local limit = tonumber(os.getenv("MMC_RSS_LIMIT_KIB") or "")
+if rss_before and rss_after then
+    print(("resident memory after call %d: %d KiB; after call %d: %d KiB; growth %d KiB%s"):format(
+        warm_up, rss_before, calls, rss_after, rss_after - rss_before,
+        limit and (" (limit %d KiB)"):format(limit) or ""))
+    if limit and rss_after - rss_before > limit then failures = failures + 1 end
+end
 os.exit(failures == 0 and 0 or 1, true)
