@@ -255,9 +255,10 @@ static int client_tostring(lua_State *L) {
 /* ---- results ---------------------------------------------------------------------------- */
 
 /* Decodes a JSON body with the module's private cjson. Pushes the value, or nil when the body
- * is empty or cjson refuses it (the core has already judged the body and set a message). */
+ * is empty, or is not the strict JSON the core checked for (cjson would take invalid UTF-8),
+ * or cjson refuses it: the core has then set a message. */
 static void push_decoded_body(lua_State *L, const mmc_result *result) {
-    if (result->body == NULL || result->body_length == 0) {
+    if (result->body == NULL || result->body_length == 0 || !result->body_is_json) {
         lua_pushnil(L);
         return;
     }

@@ -55,6 +55,7 @@ void mmc_result_init(mmc_result *result) {
     mmc_buffer_init(&result->message);
     result->body = NULL;
     result->body_length = 0;
+    result->body_is_json = 0;
 }
 
 void mmc_result_free(mmc_result *result) {
@@ -68,6 +69,7 @@ static void result_reset(mmc_result *result) {
     mmc_buffer_clear(&result->message);
     result->body = NULL;
     result->body_length = 0;
+    result->body_is_json = 0;
 }
 
 static void free_secret(char *text) {
@@ -315,24 +317,27 @@ static void take_answer(mmc_result *result, const mmc_response *response) {
     result->status = response->status;
     result->body = response->body;
     result->body_length = response->body_length;
+    result->body_is_json = 0;
 }
 
 /* An answer was received: on an error status, describe it; on success, check the body is
  * JSON when there is one. 0 for a 2xx with a usable body, else -1. */
 static int judge_answer(mmc_result *result, const mmc_response *response) {
     take_answer(result, response);
+    mmc_json_status json = MMC_JSON_INVALID;
+    if (response->body_length > 0) {
+        json = mmc_json_scan(response->body, response->body_length, NULL, 0);
+        result->body_is_json = json == MMC_JSON_OK || json == MMC_JSON_NOT_OBJECT;
+    }
     if (!is_success(response->status)) {
         mmc_message_append_http_error(&result->message, response->status, response->body,
                                       response->body_length, response->request_id);
         return -1;
     }
-    if (response->body_length > 0) {
-        mmc_json_status status = mmc_json_scan(response->body, response->body_length, NULL, 0);
-        if (status != MMC_JSON_OK && status != MMC_JSON_NOT_OBJECT) {
-            mmc_buffer_append_format(&result->message, "HTTP %ld with a body that is not JSON (%s)",
-                                     response->status, mmc_json_status_text(status));
-            return -1;
-        }
+    if (response->body_length > 0 && !result->body_is_json) {
+        mmc_buffer_append_format(&result->message, "HTTP %ld with a body that is not JSON (%s)",
+                                 response->status, mmc_json_status_text(json));
+        return -1;
     }
     return 0;
 }

@@ -83,6 +83,7 @@ typedef struct mmc_result {
     mmc_buffer message;
     const char *body; /* valid until the client's next call */
     size_t body_length;
+    int body_is_json; /* the body is strict JSON (RFC 8259, UTF-8 included): worth decoding */
 } mmc_result;
 
 typedef struct mmc_client mmc_client;

@@ -24,7 +24,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *userdata) {
     return length;
 }
 
-/* Picks X-Request-Id out of the answer's headers. A status line starts a new answer (after a
+/* Picks X-Request-Id out of the answer's headers, and notes the blank line that ends them. A
+ * status line starts a new answer (after a
  * 100 Continue, say), so it forgets any earlier one. */
 static size_t on_header(char *line, size_t size, size_t count, void *userdata) {
     mmc_transport *transport = userdata;
@@ -32,6 +33,10 @@ static size_t on_header(char *line, size_t size, size_t count, void *userdata) {
     static const char name[] = "x-request-id:";
     if (length >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         transport->request_id[0] = '\0';
+        transport->headers_complete = 0;
+    } else if ((length == 2 && line[0] == '\r' && line[1] == '\n') ||
+               (length == 1 && line[0] == '\n')) {
+        transport->headers_complete = 1;
     } else if (length > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
         const char *value = line + sizeof name - 1, *end = line + length;
         while (value < end && (*value == ' ' || *value == '\t'))
@@ -146,7 +151,9 @@ static const char *failure_kind(CURLcode code) {
     case CURLE_WEIRD_SERVER_REPLY:
         return "invalid HTTP answer";
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return "protocol not allowed";
+        /* The endpoint's scheme was checked when the client was made and redirects are not
+         * followed: only the server's answer (HTTP/0.9, a made-up version) gets here. */
+        return "invalid HTTP answer";
     case CURLE_OUT_OF_MEMORY:
         return "out of memory";
     default:
@@ -250,6 +257,7 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     }
     mmc_buffer_clear(&transport->body);
     transport->body_too_large = 0;
+    transport->headers_complete = 0;
     transport->request_id[0] = '\0';
     transport->curl_error[0] = '\0';
     transport->failure_is_transient = 0;
@@ -284,6 +292,12 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
                                           code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
                                           code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE;
         describe_failure(transport, code, problem);
+        return -1;
+    }
+    if (!transport->headers_complete) {
+        /* libcurl takes a connection closed inside the headers for a finished answer. */
+        transport->failure_is_transient = 1;
+        mmc_buffer_append_string(problem, "connection lost: the answer ended inside its headers");
         return -1;
     }
     long status = 0;

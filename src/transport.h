@@ -53,7 +53,8 @@ typedef struct mmc_response {
 typedef struct mmc_transport {
     CURL *easy;
     size_t max_body;
-    int body_too_large; /* set by the write callback */
+    int body_too_large;   /* set by the write callback */
+    int headers_complete; /* the blank line ending the answer's headers arrived */
     mmc_buffer body;    /* the response body being received */
     char request_id[MMC_REQUEST_ID_MAX + 1];
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last failure */
