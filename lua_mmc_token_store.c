@@ -121,10 +121,18 @@ static int store_load(void *context, const char *key, const char *stale, double 
     double give_up = mmc_clock_monotonic() + may_wait;
     for (;;) {
         int lock = take_lock(binding);
-        if (lock != 0) {
-            binding->holds_lock = lock == 1;
+        if (lock == 1) {
+            binding->holds_lock = 1;
+            /* The client that held the lock may have shared its token and let go between our
+             * look and our lock: look once more before logging in. */
+            if (store_get(binding, key, stale, value)) {
+                release_lock(binding);
+                return 1;
+            }
             return 0;
         }
+        if (lock == -1)
+            return 0;
         double left = give_up - mmc_clock_monotonic();
         if (left <= 0)
             return 0;

@@ -58,7 +58,7 @@ describe("mmc.verify_push", function()
             assert.matches("^wrong signature", err)
         end
         local timestamp = body:match('"timestamp":(%d+)')
-        local later = body:gsub('"timestamp":' .. timestamp, '"timestamp":' .. (timestamp + 1), 1)
+        local later = body:gsub('"timestamp":' .. timestamp, '"timestamp":' .. string.format("%d", tonumber(timestamp) + 1), 1)
         assert.matches("^wrong signature", select(2, mmc.verify_push(later, KEY)))
     end)
 

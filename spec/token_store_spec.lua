@@ -237,8 +237,28 @@ describe("a token store", function()
             local store = table_store(true)
             local client = mmc.new(mock.options { token_store = store })
             assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, 0)))
-            assert.are.same({ "get", "add", "set", "set", "delete" }, store.log)
+            -- look, lock, look again (another client may have shared between the two), log in, share, unlock
+            assert.are.same({ "get", "add", "set", "get", "set", "delete" }, store.log)
             local key = token_entry(store)
+            assert.is_nil(store.data[key .. ":lock"])
+        end)
+
+        it("looks again after taking the lock: the holder may have shared and let go just before", function()
+            local shared = table_store(true)
+            local first = mmc.new(mock.options { token_store = shared })
+            mock.call(first.auth, first)
+            local key, entry = token_entry(shared)
+            -- The other client shares its token and releases the lock between our first look
+            -- and our lock.
+            local store = table_store(true)
+            local add = store.add
+            function store:add(k, v, ttl)
+                self.data[key] = entry
+                return add(self, k, v, ttl)
+            end
+            local second = mmc.new(mock.options { token_store = store })
+            assert.are.equal(200, (mock.call(second.set_webhook_status, second, mock.WEBHOOK_ID, 0)))
+            assert.are.equal(1, #mock.requests_to(mock.APPAUTH)) -- the first client's, only
             assert.is_nil(store.data[key .. ":lock"])
         end)
 
