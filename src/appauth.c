@@ -100,5 +100,8 @@ int mmc_appauth_read_grant(const char *body, size_t length, long long unix_now, 
         *lifetime = (double)seconds;
     else if (mmc_json_integer_value(&fields[EXPIRE_TIME].value, &seconds) == 0 && seconds > 0)
         *lifetime = seconds > unix_now ? (double)(seconds - unix_now) : 0;
+    /* A server's number is not trusted to be sane: beyond a year, it is a year. */
+    if (*lifetime > MMC_APPAUTH_MAX_LIFETIME)
+        *lifetime = MMC_APPAUTH_MAX_LIFETIME;
     return 0;
 }

@@ -25,6 +25,7 @@
 #define MMC_APPAUTH_SIGNATURE_LIFETIME 600 /* seconds, as the official SDKs use */
 #define MMC_APPAUTH_NONCE_BYTES 24         /* 48 hex characters, inside the 32..64 allowed */
 #define MMC_APPAUTH_MAX_APP_ID 64          /* the API allows 1..64 characters */
+#define MMC_APPAUTH_MAX_LIFETIME 31536000  /* a token lives 12..24 h: a stated year is plenty */
 
 typedef struct mmc_credentials {
     const char *app_id;
@@ -40,7 +41,7 @@ int mmc_appauth_build(const mmc_credentials *credentials, long long unix_now, co
                       mmc_buffer *body, mmc_buffer *authorization);
 
 /* Reads a successful answer. On success returns 0, appends the token to `token` and sets
- * `*lifetime` (seconds; -1 when the answer does not say). On failure returns -1 and sets
+ * `*lifetime` (seconds, at most MMC_APPAUTH_MAX_LIFETIME; -1 when the answer does not say). On failure returns -1 and sets
  * `*problem` to a sentence fit for the user. */
 int mmc_appauth_read_grant(const char *body, size_t length, long long unix_now, mmc_buffer *token,
                            double *lifetime, const char **problem);

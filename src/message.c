@@ -52,7 +52,8 @@ int mmc_message_append_http_error(mmc_buffer *out, long status, const char *body
     mmc_json_scan(body, length, fields, 3);
 
     int failed = 0;
-    if (fields[CODE].value.type == MMC_JSON_STRING) {
+    /* An empty error_code says nothing: the status does (and a message is never empty). */
+    if (fields[CODE].value.type == MMC_JSON_STRING && fields[CODE].value.length > 0) {
         failed |= append_clean_member(out, &fields[CODE].value);
         if (fields[TEXT].value.type == MMC_JSON_STRING) {
             failed |= mmc_buffer_append_string(out, ": ");
@@ -75,12 +76,9 @@ int mmc_message_append_http_error(mmc_buffer *out, long status, const char *body
     return failed ? -1 : 0;
 }
 
-int mmc_message_redact(mmc_buffer *message, const char *secret, size_t secret_length) {
-    if (secret == NULL || secret_length < 4 || message->length < secret_length)
-        return 0;
+/* One pass of mmc_message_redact. */
+static int redact_once(mmc_buffer *message, const char *secret, size_t secret_length) {
     const char *text = mmc_buffer_text(message);
-    if (memmem(text, message->length, secret, secret_length) == NULL)
-        return 0;
     mmc_buffer redacted;
     mmc_buffer_init(&redacted);
     const char *at = text, *end = text + message->length;
@@ -101,4 +99,17 @@ fail:
     mmc_buffer_free(&redacted);
     mmc_buffer_clear(message);
     return -1;
+}
+
+/* Passes again while the secret is found: the "***" put in can rebuild a secret that starts or
+ * ends with '*' ("k3y*" in "k3yk3y*"). Each pass makes the text shorter (a secret has at least
+ * 4 bytes, "***" 3), so this ends. */
+int mmc_message_redact(mmc_buffer *message, const char *secret, size_t secret_length) {
+    if (secret == NULL || secret_length < 4)
+        return 0;
+    while (message->length >= secret_length &&
+           memmem(mmc_buffer_text(message), message->length, secret, secret_length) != NULL)
+        if (redact_once(message, secret, secret_length) != 0)
+            return -1;
+    return 0;
 }

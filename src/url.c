@@ -24,6 +24,41 @@ int mmc_url_append_escaped(mmc_buffer *out, const char *text, size_t length) {
     return mmc_buffer_append(out, text + run_start, length - run_start);
 }
 
+/* The host and port of an endpoint (its text up to the first '/'), checked so that a mistake
+ * shows when the client is made rather than at its first call. */
+static const char *authority_problem(const char *authority, size_t length) {
+    const char *end = authority + length, *port = NULL;
+    if (authority[0] == '[') {
+        const char *close = memchr(authority, ']', length);
+        if (close == NULL || close == authority + 1)
+            return "endpoint has a malformed [IPv6] host";
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return "endpoint has a malformed [IPv6] host";
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(authority, ':', length);
+        if (colon == authority)
+            return "endpoint has no host name";
+        if (colon != NULL)
+            port = colon + 1;
+    }
+    if (port != NULL) {
+        long number = 0;
+        if (port == end || end - port > 5)
+            return "endpoint has a malformed port (1 to 65535)";
+        for (const char *p = port; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return "endpoint has a malformed port (1 to 65535)";
+            number = number * 10 + (*p - '0');
+        }
+        if (number < 1 || number > 65535)
+            return "endpoint has a malformed port (1 to 65535)";
+    }
+    return NULL;
+}
+
 const char *mmc_url_endpoint_problem(const char *endpoint, int allow_http) {
     const char *rest;
     if (strncasecmp(endpoint, "https://", 8) == 0) {
@@ -43,5 +78,5 @@ const char *mmc_url_endpoint_problem(const char *endpoint, int allow_http) {
         if (*p == '?' || *p == '#' || *p == '@')
             return "endpoint must not contain a query, a fragment or user info";
     }
-    return NULL;
+    return authority_problem(rest, strcspn(rest, "/"));
 }

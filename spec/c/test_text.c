@@ -29,6 +29,19 @@ static void checks_endpoints(void) {
     CHECK(mmc_url_endpoint_problem("https://host/?q=1", 0) != NULL);
     CHECK(mmc_url_endpoint_problem("https://user@host", 0) != NULL);
     CHECK(mmc_url_endpoint_problem("https://host\r\nX: y", 0) != NULL);
+    /* host and port (found by fuzzing: libcurl only refused these at the first call) */
+    CHECK(mmc_url_endpoint_problem("https://[::1]:8443/x", 0) == NULL);
+    CHECK(mmc_url_endpoint_problem("https://[::1]", 0) == NULL);
+    CHECK_STR(mmc_url_endpoint_problem("https://:443", 0), "endpoint has no host name");
+    CHECK_STR(mmc_url_endpoint_problem("https://host:abc", 0),
+              "endpoint has a malformed port (1 to 65535)");
+    CHECK(mmc_url_endpoint_problem("https://host:", 0) != NULL);
+    CHECK(mmc_url_endpoint_problem("https://host:0", 0) != NULL);
+    CHECK(mmc_url_endpoint_problem("https://host:65536", 0) != NULL);
+    CHECK(mmc_url_endpoint_problem("https://host:443443", 0) != NULL);
+    CHECK_STR(mmc_url_endpoint_problem("https://[::1", 0), "endpoint has a malformed [IPv6] host");
+    CHECK(mmc_url_endpoint_problem("https://[::1]x", 0) != NULL);
+    CHECK(mmc_url_endpoint_problem("https://[]", 0) != NULL);
 }
 
 static void describes_http_errors(void) {
@@ -48,6 +61,11 @@ static void describes_http_errors(void) {
     mmc_buffer_clear(&out);
     CHECK(mmc_message_append_http_error(&out, 302, "", 0, "") == 0);
     CHECK_STR(mmc_buffer_text(&out), "HTTP 302 (redirects are not followed)");
+    /* an empty error_code is no description: the status is (found by fuzzing) */
+    mmc_buffer_clear(&out);
+    const char *empty_code = "{\"error_code\":\"\",\"error_msg\":null}";
+    CHECK(mmc_message_append_http_error(&out, 502, empty_code, strlen(empty_code), "") == 0);
+    CHECK_STR(mmc_buffer_text(&out), "HTTP 502");
     mmc_buffer_free(&out);
 }
 
@@ -59,6 +77,11 @@ static void redacts_secrets(void) {
     CHECK_STR(mmc_buffer_text(&out), "key *** and again ***!");
     CHECK(mmc_message_redact(&out, "abc", 3) == 0); /* too short to redact safely */
     CHECK_STR(mmc_buffer_text(&out), "key *** and again ***!");
+    /* the "***" put in cannot rebuild a secret that ends with '*' (found by fuzzing) */
+    mmc_buffer_clear(&out);
+    mmc_buffer_append_string(&out, "x k3yk3y* y");
+    CHECK(mmc_message_redact(&out, "k3y*", 4) == 0);
+    CHECK(strstr(mmc_buffer_text(&out), "k3y*") == NULL);
     mmc_buffer_free(&out);
 }
 
