@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -55,10 +56,21 @@ int mmc_random_uuid(char out[MMC_UUID_LENGTH + 1]) {
         return -1;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, MMC_UUID_LENGTH + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    /* 8-4-4-4-12 hex digits. Put together by hand: snprintf cost twice as much, on every call
+     * (bench/run's callgrind mode counts it). */
+    char hex[2 * sizeof b + 1];
+    hex_encode(b, sizeof b, hex);
+    static const struct {
+        unsigned char from, length;
+    } groups[] = {{0, 8}, {8, 4}, {12, 4}, {16, 4}, {20, 12}};
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        if (i > 0)
+            out[at++] = '-';
+        memcpy(out + at, hex + groups[i].from, groups[i].length);
+        at += groups[i].length;
+    }
+    out[at] = '\0';
     return 0;
 }
 

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Turns the raw lines bench/run collected into the table it prints and bench/results.md.
+
+    report.py RESULTS.txt CG_DIFF.txt OUT.md
+
+RESULTS.txt holds, one a line:
+    RESULT <key> calls=N wall=S cpu=S p50=US p99=US hwm=KB [first=US]
+    WRK requests_per_s=X [non2xx=N]
+    COUNT calls=N appauth=N
+    RSS [lua=luajit] calls=N rss_1k=KB rss_n=KB hwm=KB
+    CG <key> calls=N ir=N
+    META <name> <text>
+The lines are in the order the runs were made. Every client run sits next to floor runs; its
+ratio to the floor is taken against the floor runs just before and after it (the machine's
+speed drifts), and a row's ratio is the median of those paired ratios over its runs. The
+absolute figures of a row are the medians over its runs. Nothing here is a constant: every
+figure comes from RESULTS.txt.
+"""
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+ROWS = [
+    ("floor", "C floor: raw libcurl, one reused easy handle"),
+    ("mmc54", "mmc, Lua 5.4 (`mmc.set_webhook_status`)"),
+    ("mmcjit", "mmc, LuaJIT 2.1"),
+    ("luacurl", "Lua 5.1 + Debian lua-curl, one reused handle"),
+    ("python", "Python `http.client`, one kept-alive connection"),
+    ("luasec", "LuaSec `ssl.https.request` (Lua 5.4)"),
+    ("curlcmd", "`curl` command, run per call"),
+    ("or1", "OpenResty: mmc via `ngx.run_worker_thread`, 1 thread"),
+    ("or2", "OpenResty: mmc via `ngx.run_worker_thread`, 2 threads"),
+    ("or4", "OpenResty: mmc via `ngx.run_worker_thread`, 4 threads"),
+]
+NAMES = dict(ROWS)
+
+
+def kv(words):
+    out = {}
+    for w in words:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def load(path):
+    results, cg, meta = defaultdict(list), defaultdict(dict), {}
+    order = []   # (key, result) in the order the runs were made
+    wrk = count = None
+    rss = {}
+    for line in open(path):
+        words = line.split()
+        if not words:
+            continue
+        tag = words[0]
+        if tag == "RESULT":
+            r = kv(words[2:])
+            r["rate"] = r["calls"] / r["wall"]
+            r["cpu_us"] = r["cpu"] / r["calls"] * 1e6
+            results[words[1]].append(r)
+            order.append((words[1], r))
+        elif tag == "WRK":
+            wrk = kv(words[1:])
+        elif tag == "COUNT":
+            count = kv(words[1:])
+        elif tag == "RSS":
+            r = kv(words[1:])
+            rss[r.get("lua", "lua5.4")] = r
+        elif tag == "CG":
+            r = kv(words[2:])
+            cg[words[1]][int(r["calls"])] = r["ir"]
+        elif tag == "META":
+            meta[words[1]] = " ".join(words[2:])
+    pair_with_floor(order)
+    return results, cg, meta, wrk, count, rss
+
+
+def pair_with_floor(order):
+    """Sets r["vs_rate"] and r["vs_cpu"] on every run: its ratio to the mean of the nearest
+    floor run (of its own group: "floor" or "auth_floor") before it and after it."""
+    for i, (key, r) in enumerate(order):
+        group = key[:-len(key.split("_")[-1])]   # "" or "auth_" or "wan_"
+        floor_key = group + "floor"
+        near = []
+        for step in (-1, 1):
+            j = i + step
+            while 0 <= j < len(order) and order[j][0] != floor_key:
+                j += step
+            if 0 <= j < len(order):
+                near.append(order[j][1])
+        if key == floor_key:
+            near = [r]
+        if near:
+            r["vs_rate"] = r["rate"] / statistics.mean(f["rate"] for f in near)
+            r["vs_cpu"] = r["cpu_us"] / statistics.mean(f["cpu_us"] for f in near)
+
+
+def summary(runs):
+    """The medians of a client's runs, and the medians of its paired ratios to the floor."""
+    out = {}
+    for field in ("rate", "p50", "p99", "cpu_us", "hwm", "vs_rate", "vs_cpu", "first"):
+        values = [r[field] for r in runs if field in r]
+        if values:
+            out[field] = statistics.median(values)
+    ratios = [r["vs_rate"] for r in runs if "vs_rate" in r]
+    if ratios:
+        out["vs_rate_range"] = (min(ratios), max(ratios))
+    out["runs"] = len(runs)
+    return out
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "–"
+    if digits == 0:
+        return "{:,.0f}".format(x)
+    return "{:,.{}f}".format(x, digits)
+
+
+def ratio(x, base, digits=2):
+    if x is None or not base:
+        return "–"
+    r = x / base
+    if r >= 100:
+        return "{:,.0f}x".format(r)
+    return "{:.{}f}x".format(r, digits)
+
+
+def main():
+    results_path, cg_diff_path, out_path = sys.argv[1:4]
+    results, cg, meta, wrk, count, rss = load(results_path)
+    best = {k: summary(v) for k, v in results.items()}
+    floor = best.get("floor")
+    lines = []
+    w = lines.append
+
+    # ---- the main table
+    w("| client | calls/s | vs floor | median µs | p99 µs | CPU µs/call | CPU vs floor | peak RSS MiB | runs |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key, name in ROWS:
+        r = best.get(key)
+        if r is None:
+            continue
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            name, fmt(r["rate"]), ratio(r["vs_rate"], 1, 3),
+            fmt(r["p50"], 1), fmt(r["p99"], 1), fmt(r["cpu_us"], 1),
+            ratio(r["vs_cpu"], 1, 2), fmt(r["hwm"] / 1024, 1), r["runs"]))
+    main_table = list(lines)
+
+    # ---- ratios the targets are about
+    def rate(k):   # throughput relative to the floor, from the paired ratios
+        return best[k]["vs_rate"] if k in best else None
+
+    targets = []
+
+    def target(text, ok, detail):
+        verdict = "met" if ok is True else "**missed**" if ok is False else ok
+        targets.append("| %s | %s | %s |" % (text, detail, verdict))
+
+    for k, label in (("mmc54", "Lua 5.4"), ("mmcjit", "LuaJIT")):
+        if k in best and floor:
+            r = rate(k)
+            low, high = best[k]["vs_rate_range"]
+            target("mmc (%s) throughput >= 0.90x floor" % label, r >= 0.90,
+                   "%.3fx (median of %d paired runs; they ranged %.2fx to %.2fx)" % (
+                       r, best[k]["runs"], low, high))
+    ir = {}
+    for k, runs in cg.items():
+        if len(runs) >= 2:
+            n1, n2 = sorted(runs)[:2]
+            ir[k] = (runs[n2] - runs[n1]) / (n2 - n1)
+    for k, label in (("mmc54", "Lua 5.4"), ("mmcjit", "LuaJIT")):
+        if k in ir and "floor" in ir:
+            r = ir[k] / ir["floor"]
+            target("mmc (%s) instructions/call <= 1.15x floor" % label, r <= 1.15,
+                   "%.3fx (%s vs %s)" % (r, fmt(ir[k]), fmt(ir["floor"])))
+    for other, factor in (("python", 2), ("luasec", 100), ("curlcmd", 100)):
+        if other in best and "mmc54" in best:
+            r = rate("mmc54") / rate(other)
+            detail = "%.2fx" % r
+            if floor and r < factor:
+                # What bounds it: no client can be faster than the floor on the same server.
+                detail += " (the floor itself: %.2fx; client CPU per call: mmc %.2fx less)" % (
+                    1 / rate(other), best[other]["vs_cpu"] / best["mmc54"]["vs_cpu"])
+            target("mmc (Lua 5.4) >= %dx %s" % (factor, NAMES[other].split(",")[0].split(" (")[0]),
+                   r >= factor, detail)
+    delay_ms = float(meta.get("delay_ms", "25"))
+    rtt_us = 2 * delay_ms * 1000
+    wan = {}
+    for k, runs in results.items():
+        if k.startswith("wan_"):
+            firsts = [r["first"] for r in runs if "first" in r]
+            steady = [r["p50"] for r in runs]
+            wan[k[4:]] = (statistics.median(firsts) if firsts else None,
+                          statistics.median(steady), len(runs))
+    for k, label in (("mmc54", "Lua 5.4"), ("mmcjit", "LuaJIT")):
+        if k in wan:
+            first, steady, _ = wan[k]
+            target("mmc (%s) WAN steady call <= 1.1 RTT" % label, steady / rtt_us <= 1.1,
+                   "%.2f RTT" % (steady / rtt_us))
+            target("mmc (%s) WAN cold first call <= 4.5 RTT" % label, first / rtt_us <= 4.5,
+                   "%.2f RTT" % (first / rtt_us))
+    if count:
+        target("%s calls make exactly 1 appauth" % fmt(count["calls"]), count["appauth"] == 1,
+               "%d appauth" % count["appauth"])
+    for lua, r in sorted(rss.items()):
+        grow = r["rss_n"] - r["rss_1k"]
+        target("RSS after %s calls within 1 MiB of after 1,000 (%s)" % (fmt(r["calls"]), lua),
+               (abs(grow) <= 1024) if r["calls"] >= 100000 else "not checked (--quick)",
+               "%s KiB -> %s KiB (%+d KiB)%s" % (fmt(r["rss_1k"]), fmt(r["rss_n"]), grow,
+                                                 "" if r["calls"] >= 100000 else
+                                                 "; --quick: fewer than 100,000 calls"))
+
+    # ---- results.md
+    md = []
+    m = md.append
+    m("# mmc benchmark results")
+    m("")
+    m("Written by `bench/run%s` on %s. Every figure below comes from that one run; the "
+      "clients ran side by side against the same server, so compare the ratios, not the "
+      "absolute times." % (" --quick" if meta.get("quick") == "1" else "", meta.get("date", "?")))
+    m("")
+    m("## Machine")
+    m("")
+    for key, label in (("cpu", "CPU"), ("cores", "cores"), ("memory", "memory"), ("os", "system"),
+                       ("libcurl", "libcurl"), ("openssl", "OpenSSL"), ("lua54", "Lua 5.4"),
+                       ("luajit", "LuaJIT"), ("lua51", "Lua 5.1"), ("python", "Python"),
+                       ("nginx", "nginx"), ("luacurl", "lua-curl"), ("luasec", "LuaSec"),
+                       ("mmc", "mmc (git)")):
+        if key in meta:
+            m("- %s: %s" % (label, meta[key]))
+    if "load_start" in meta:
+        m("- load average (1, 5, 15 min) when the run began: %s; when it ended: %s (the "
+          "benchmark itself keeps about 1.5 cores busy; more means other work shared the "
+          "machine)" % (meta["load_start"], meta.get("load_end", "?")))
+    m("")
+    m("## Sequential change-status calls, loopback TLS, keep-alive")
+    m("")
+    m("`PUT /v1/mmc/management/webhook/change-status` with a valid token, one call after the "
+      "other, against nginx on 127.0.0.1 (TLS, HTTP/1.1 keep-alive) answering as the real "
+      "service. The fast clients ran in %s round(s), each run between two runs of the floor; "
+      "a row's *vs floor* figures are the medians of each run's ratio to the floor runs on "
+      "either side of it (the machine's speed drifts from minute to minute, so only ratios "
+      "taken side by side mean much), and its absolute figures are the medians over its own "
+      "runs (so on a busy machine a row's calls/s can disagree with its ratio: trust the "
+      "ratio). "
+      "CPU is the client's own (user + system) during the calls; peak RSS is the client "
+      "process's high-water mark." % meta.get("rounds", "?"))
+    m("")
+    md.extend(main_table)
+    m("")
+    if wrk:
+        m("Server capacity, same run: `wrk -t2 -c32` on the same URL gave **%s requests/s**%s "
+          "(with wrk and nginx sharing the machine's %s cores), so the server is not what "
+          "limits a sequential client." % (fmt(wrk.get("requests_per_s")),
+                                           " (%d non-2xx!)" % wrk["non2xx"] if "non2xx" in wrk
+                                           else "", meta.get("cores", "?")))
+        m("")
+    m("Notes: the floor and mmc send the same request bytes (same headers, a fresh "
+      "`X-Request-ID` each call); the floor does nothing else, while mmc also validates and "
+      "decodes the JSON answer into a Lua table, keeps the token fresh and builds results. "
+      "lua-curl is Debian's binding, linked to libcurl-gnutls (GnuTLS, not OpenSSL). LuaSec "
+      "and the curl command open a new TCP and TLS connection for every call; LuaSec also "
+      "writes the request line and the headers in two small writes without `TCP_NODELAY`, so "
+      "some calls wait for a delayed ACK. For OpenResty every call is one "
+      "`ngx.run_worker_thread` task; CPU and RSS are the whole nginx worker's (its threads "
+      "included), and the 2- and 4-thread rows run that many calls at once.")
+    m("")
+    if any(k.startswith("auth_") for k in best):
+        m("## Authentications per second")
+        m("")
+        m("`POST /v2/usg/acs/auth/appauth`, each with a fresh 48-hex nonce and HMAC-SHA256 "
+          "signature, over one kept-alive connection; the server verifies every signature.")
+        m("")
+        m("| client | auth/s | vs floor | median µs | CPU µs/call | CPU vs floor |")
+        m("|---|---:|---:|---:|---:|---:|")
+        for key, name in (("floor", "C floor: raw libcurl + OpenSSL HMAC"),
+                          ("mmc54", "mmc, Lua 5.4 (`mmc.auth`)"), ("mmcjit", "mmc, LuaJIT 2.1")):
+            r = best.get("auth_" + key)
+            if r:
+                m("| %s | %s | %s | %s | %s | %s |" % (
+                    name,
+                    fmt(r["rate"]), ratio(r["vs_rate"], 1, 3), fmt(r["p50"], 1),
+                    fmt(r["cpu_us"], 1), ratio(r["vs_cpu"], 1)))
+        m("")
+    if wan:
+        m("## WAN mode: %g ms one way (RTT %g ms) through `bench/delay_proxy.py`" %
+          (delay_ms, 2 * delay_ms))
+        m("")
+        m("First call from a cold start: connect, TLS, authentication and the call, timed "
+          "together in a fresh process (the interpreter's start-up excluded). Steady: the "
+          "median of the calls after it. The proxy also delays the TCP handshake. One round "
+          "trip per call is the physical limit. Clients that cannot sign (lua-curl, LuaSec, "
+          "the curl command) are handed a request signed in advance, so they make the same "
+          "round trips.")
+        m("")
+        m("| client | first call ms | first call RTT | steady ms | steady RTT | runs |")
+        m("|---|---:|---:|---:|---:|---:|")
+        for key, name in ROWS:
+            if key in wan:
+                first, steady, n = wan[key]
+                m("| %s | %s | %s | %s | %s | %d |" % (
+                    name, fmt(first / 1000 if first else None, 1),
+                    fmt(first / rtt_us if first else None, 2), fmt(steady / 1000, 1),
+                    fmt(steady / rtt_us, 2), n))
+        m("")
+        m("OpenResty is not run through the proxy: its calls are mmc's, the same round trips "
+          "as the mmc rows.")
+        m("")
+    if ir:
+        m("## Instructions per call (callgrind)")
+        m("")
+        m("`valgrind --tool=callgrind` over two runs of each client (%s calls); the difference "
+          "divided by the difference in calls is the cost of one call, start-up excluded. The "
+          "whole process counts: Lua interpreter, mmc, libcurl, OpenSSL, libc." %
+          " and ".join(fmt(n) for n in sorted(next(iter(cg.values())))))
+        m("")
+        m("| client | instructions/call | vs floor |")
+        m("|---|---:|---:|")
+        for key in ("floor", "mmc54", "mmcjit"):
+            if key in ir:
+                m("| %s | %s | %s |" % (NAMES[key], fmt(ir[key]), ratio(ir[key], ir["floor"], 3)))
+        m("")
+        if os.path.exists(cg_diff_path):
+            m("Where mmc (Lua 5.4) spends more than the floor, per call (self instructions by "
+              "function; `bench/cg_diff.py`):")
+            m("")
+            m("```")
+            md.extend(open(cg_diff_path).read().rstrip().splitlines())
+            m("```")
+            m("")
+    m("## Targets (issue 6)")
+    m("")
+    m("| target | measured | |")
+    m("|---|---|---|")
+    md.extend(targets)
+    m("")
+    m("## How to run")
+    m("")
+    m("`bench/run` (about 3 minutes on 2 cores), or `bench/run --quick` (under one). Options: "
+      "`--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan`, `--no-callgrind`. As root "
+      "it installs its Debian packages; it builds into `build-bench-*` and uses only "
+      "127.0.0.1.")
+    with open(out_path, "w") as f:
+        f.write("\n".join(md) + "\n")
+
+    print()
+    print("\n".join(main_table))
+    if wrk:
+        print("\nserver capacity (wrk -t2 -c32, same URL, same run): %s requests/s" %
+              fmt(wrk.get("requests_per_s")))
+    print()
+    print("| target | measured | |")
+    print("|---|---|---|")
+    print("\n".join(targets))
+    print()
+    print("bench: full results in %s" % os.path.relpath(out_path))
+
+
+main()
