@@ -61,6 +61,7 @@ local function run(args, env)
     for k, v in pairs(env or {}) do environment[k] = v or nil end
     local parts = { "env" }
     for _, name in ipairs(CLEARED) do parts[#parts + 1] = "-u " .. name end
+    parts[#parts + 1] = mock.child_env()
     for k, v in pairs(environment) do parts[#parts + 1] = quote(k .. "=" .. v) end
     parts[#parts + 1] = quote(INTERPRETER)
     parts[#parts + 1] = SCRIPT

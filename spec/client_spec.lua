@@ -7,8 +7,8 @@ local mmc = require "mmc"
 local function run_with_env(env, chunk)
     local assignments = {}
     for k, v in pairs(env) do assignments[#assignments + 1] = k .. "='" .. v .. "'" end
-    local command = string.format("env -u MMC_APP_ID -u MMC_APP_KEY %s %s -e %q 2>&1",
-        table.concat(assignments, " "), arg and arg[-1] or "lua5.4",
+    local command = string.format("env -u MMC_APP_ID -u MMC_APP_KEY %s%s %s -e %q 2>&1",
+        mock.child_env(), table.concat(assignments, " "), arg and arg[-1] or "lua5.4",
         "package.cpath='" .. package.cpath .. "' " .. chunk)
     local pipe = assert(io.popen(command))
     local output = pipe:read("*a") -- "*a": every Lua from 5.1 reads it

@@ -25,8 +25,8 @@ describe("mmc.redis_store", function()
 
     -- Starts a separate Lua process that makes `calls` calls; returns a reader of its output.
     local function start_process(calls)
-        local command = ("%s spec/support/redis_worker.lua %d %d %s 2>&1"):format(
-            interpreter, server.port, calls, build_dir)
+        local command = ("env %s%s spec/support/redis_worker.lua %d %d %s 2>&1"):format(
+            mock.child_env(), interpreter, server.port, calls, build_dir)
         local pipe = assert(io.popen(command))
         return function()
             local output = pipe:read("*a")
