@@ -1,9 +1,7 @@
 #include "lua_mmc_token_store.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "src/clock.h"
 
@@ -102,12 +100,6 @@ static void release_lock(mmc_lua_token_store *binding) {
     binding->holds_lock = 0;
 }
 
-static void sleep_seconds(double seconds) {
-    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-    }
-}
-
 /* The core's load: the store's token if it has one; otherwise the lock, or a wait for the
  * client holding it (taking the lock over when it lets go without sharing a token). */
 static int store_load(void *context, const char *key, const char *stale, double may_wait,
@@ -136,7 +128,7 @@ static int store_load(void *context, const char *key, const char *stale, double 
         double left = give_up - mmc_clock_monotonic();
         if (left <= 0)
             return 0;
-        sleep_seconds(left < POLL_INTERVAL ? left : POLL_INTERVAL);
+        mmc_clock_sleep(left < POLL_INTERVAL ? left : POLL_INTERVAL);
         if (store_get(binding, key, stale, value))
             return 1;
     }

@@ -1,8 +1,6 @@
 #include "client.h"
 
-#include <errno.h>
 #include <math.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,12 +250,6 @@ static int is_worth_retrying(long status) {
     return status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-static void sleep_seconds(double seconds) {
-    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-    }
-}
-
 /* The wait before retry number `attempt` + 1: exponential, with jitter so that many clients
  * refused at once do not come back at once. */
 static double backoff(int attempt) {
@@ -284,7 +276,7 @@ static int send_with_retries(mmc_client *client, mmc_request *request, mmc_respo
             return outcome;
         if (mmc_clock_monotonic() + wait >= client->deadline)
             return outcome;
-        sleep_seconds(wait);
+        mmc_clock_sleep(wait);
         mmc_buffer_clear(&result->message); /* this attempt's failure is not the call's */
     }
 }
@@ -538,12 +530,9 @@ int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_
 /* 1 when an optional text is absent, or valid UTF-8 of at most `max_bytes` bytes with no
  * control character (these end up in JSON bodies and URLs). */
 static int is_short_text(const char *text, size_t max_bytes) {
-    if (text == NULL)
-        return 1;
-    size_t length = strlen(text);
-    if (length > max_bytes || !mmc_utf8_is_valid(text, length))
+    if (!is_short_utf8(text, max_bytes))
         return 0;
-    for (size_t i = 0; i < length; i++)
+    for (size_t i = 0; text != NULL && text[i] != '\0'; i++)
         if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
             return 0;
     return 1;

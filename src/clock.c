@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <errno.h>
 #include <time.h>
 
 double mmc_clock_monotonic(void) {
@@ -16,4 +17,12 @@ double mmc_clock_unix_precise(void) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+void mmc_clock_sleep(double seconds) {
+    if (!(seconds > 0))
+        return;
+    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+    }
 }

@@ -14,6 +14,9 @@ double mmc_clock_monotonic(void);
 /* Unix time in whole seconds. */
 long long mmc_clock_unix(void);
 
+/* Sleeps `seconds` (resumed after a signal). */
+void mmc_clock_sleep(double seconds);
+
 /* Unix time in seconds with its fraction (for millisecond timestamps). */
 double mmc_clock_unix_precise(void);
 

@@ -62,8 +62,8 @@ static int scan_string(scanner *s, mmc_json_value *out) {
             continue;
         }
         if (c >= 0x80) {
-            size_t length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            if ((size_t)(s->end - s->at) < length || !mmc_utf8_is_valid(s->at, length))
+            size_t length = mmc_utf8_character_length(s->at, (size_t)(s->end - s->at));
+            if (length == 0)
                 return fail(s, MMC_JSON_BAD_UTF8);
             s->at += length;
             continue;

@@ -38,37 +38,41 @@ int mmc_json_append_string(mmc_buffer *out, const char *text, size_t length) {
     return mmc_buffer_append(out, "\"", 1);
 }
 
-int mmc_utf8_is_valid(const char *text, size_t length) {
+size_t mmc_utf8_character_length(const char *text, size_t available) {
     const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < length) {
-        unsigned char c = s[i];
-        size_t extra;
-        unsigned int min, code;
-        if (c == 0)
+    if (available == 0 || s[0] == 0)
+        return 0;
+    unsigned char c = s[0];
+    size_t extra;
+    unsigned int min, code;
+    if (c < 0x80)
+        return 1;
+    else if ((c & 0xe0) == 0xc0)
+        extra = 1, min = 0x80, code = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        extra = 2, min = 0x800, code = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        extra = 3, min = 0x10000, code = c & 0x07;
+    else
+        return 0;
+    if (available <= extra)
+        return 0;
+    for (size_t k = 1; k <= extra; k++) {
+        if ((s[k] & 0xc0) != 0x80)
             return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            extra = 1, min = 0x80, code = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            extra = 2, min = 0x800, code = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            extra = 3, min = 0x10000, code = c & 0x07;
-        } else {
+        code = (code << 6) | (s[k] & 0x3f);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+        return 0;
+    return extra + 1;
+}
+
+int mmc_utf8_is_valid(const char *text, size_t length) {
+    for (size_t i = 0; i < length;) {
+        size_t character = mmc_utf8_character_length(text + i, length - i);
+        if (character == 0)
             return 0;
-        }
-        if (length - i <= extra)
-            return 0;
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            code = (code << 6) | (s[i + k] & 0x3f);
-        }
-        if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
-            return 0;
-        i += extra + 1;
+        i += character;
     }
     return 1;
 }

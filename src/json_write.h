@@ -15,6 +15,11 @@
 /* Appends `"text"` with quotes, backslashes and control characters escaped. 0 or -1. */
 int mmc_json_append_string(mmc_buffer *out, const char *text, size_t length);
 
+/* The length in bytes (1 to 4) of the well-formed UTF-8 character that `text` starts with,
+ * within `available` bytes; 0 when there is none there (a NUL, a stray or truncated
+ * sequence, an overlong form, a surrogate). */
+size_t mmc_utf8_character_length(const char *text, size_t available);
+
 /* 1 when `length` bytes are well-formed UTF-8 (no overlongs, surrogates or NULs), else 0. */
 int mmc_utf8_is_valid(const char *text, size_t length);
 

@@ -17,12 +17,11 @@ int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, s
         unsigned char c = (unsigned char)text[i];
         if (c >= 0x80) {
             /* A whole UTF-8 character is kept; a byte that starts none becomes U+FFFD. */
-            size_t sequence = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            int whole = i + sequence <= kept && mmc_utf8_is_valid(text + i, sequence);
-            if (mmc_buffer_append(out, whole ? text + i : "\xef\xbf\xbd", whole ? sequence : 3) !=
-                0)
+            size_t sequence = mmc_utf8_character_length(text + i, kept - i);
+            if (mmc_buffer_append(out, sequence ? text + i : "\xef\xbf\xbd",
+                                  sequence ? sequence : 3) != 0)
                 return -1;
-            i += whole ? sequence - 1 : 0;
+            i += sequence ? sequence - 1 : 0;
             continue;
         }
         char safe = (c < 0x20 || c == 0x7f) ? (char)' ' : (char)c;
