@@ -401,7 +401,6 @@ static int take_shared_token(mmc_client *client, int after_rejection) {
         double now = mmc_clock_monotonic();
         if (mmc_token_cache_decode(value.data, value.length, now_unix, &token, &token_length,
                                    &renew_at) == 0 &&
-            (stale == NULL || strcmp(value.data, stale) != 0) &&
             mmc_token_adopt(&client->token, token, token_length,
                             renew_at == 0 ? 0 : now + (double)(renew_at - now_unix)) == 0) {
             mmc_buffer swap = client->cache_value;
