@@ -243,8 +243,9 @@ class State:
             tok = self.tokens.get(token)
             return dict(tok) if tok is not None and self._live(tok, time.time()) else None
 
-    def take_faults(self, path):
-        """Decide, once per API request and atomically, which faults it gets."""
+    def take_faults(self, path, query=""):
+        """Decide, once per API request and atomically, which faults it gets. A rule with a
+        "query" applies only to requests whose query string contains that text."""
         with self.lock:
             delay = 0.0
             if self.delay is not None:
@@ -255,7 +256,7 @@ class State:
                         self.delay = None
             rule = None
             for r in self.fail_rules:
-                if path.startswith(r["path"]):
+                if path.startswith(r["path"]) and r["query"] in query:
                     rule = dict(r)
                     if r["remaining"] is not None:
                         r["remaining"] -= 1
@@ -537,7 +538,7 @@ class ApiHandler(QuietHandler):
         rec["body"] = body.decode("utf-8", errors="replace")
         st.record(rec)
 
-        delay, rule = st.take_faults(path)
+        delay, rule = st.take_faults(path, query)
         if delay > 0:
             time.sleep(delay)
         if rule is not None:
@@ -924,15 +925,16 @@ def c_delay(st, arg):
 
 
 def c_fail(st, arg):
-    _check_keys(arg, ("status", "body", "content_type", "count", "path", "close", "drop"),
-                "fail")
+    _check_keys(arg, ("status", "body", "content_type", "count", "path", "query", "close",
+                      "drop"), "fail")
     rule = {"status": arg.get("status"), "body": arg.get("body", ""),
             "content_type": arg.get("content_type", JSON_CT),
             "remaining": arg.get("count", 1), "path": arg.get("path", ""),
+            "query": arg.get("query", ""),
             "close": arg.get("close", False), "drop": arg.get("drop", False)}
     if not is_int(rule["status"]) or not 200 <= rule["status"] <= 599:
         raise BadInput("status must be an integer 200..599")
-    for k in ("body", "content_type", "path"):
+    for k in ("body", "content_type", "path", "query"):
         if not isinstance(rule[k], str):
             raise BadInput("%s must be a string" % k)
     if rule["remaining"] is not None and (not is_int(rule["remaining"]) or rule["remaining"] < 1):

@@ -423,6 +423,18 @@ class FaultTests(Base):
         self.assertEqual(self.api("PUT", target, headers={"X-Access-Token": token})[0], 200)
         self.assertEqual([r["status"] for r in self.requests()], [200, 200, 502, 502, 200])
 
+    def test_fail_with_query_filter(self):
+        token = self.login()
+        self.ctl("POST", "/control/fail", {"status": 201, "body": '{"returnDesc":"mine"}',
+                                          "path": CHANGE, "query": "id=other&", "count": None})
+        hdrs = {"X-Access-Token": token}
+        self.assertEqual(self.api("PUT", "%s?id=%s&status=0" % (CHANGE, HOOK), headers=hdrs)[0],
+                         200)
+        for _ in range(2):
+            self.assertEqual(self.api("PUT", "%s?id=other&status=1" % CHANGE, headers=hdrs)[::2],
+                             (201, b'{"returnDesc":"mine"}'))
+        self.assertEqual(self.ctl("POST", "/control/fail", {"status": 500, "query": 1})[0], 400)
+
     def test_fail_default_count_and_clear(self):
         self.ctl("POST", "/control/fail", {"status": 500, "body": "not json"})
         self.assertEqual(self.api("POST", APPAUTH, b"{}")[::2], (500, b"not json"))
