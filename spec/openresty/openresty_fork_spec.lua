@@ -19,7 +19,7 @@ local function connection_state(local_port)
     local wanted = string.format(":%04X", local_port)
     local api = string.format(":%04X", API_PORT)
     for line in io.lines("/proc/net/tcp") do
-        local here, there, state = line:match("^%s*%d+: (%x+:%x+) (%x+:%x+) (%x%x)")
+        local here, there, state = line:match("^%s*%d+:%s+(%x+:%x+)%s+(%x+:%x+)%s+(%x%x)")
         if here and here:sub(-5) == wanted and there:sub(-5) == api then return state end
     end
     return nil
