@@ -33,6 +33,7 @@ build = {
                 "src/appauth.c", "src/buffer.c", "src/client.c", "src/clock.c", "src/crypto.c",
                 "src/curl_global.c", "src/json_scan.c", "src/json_write.c", "src/message.c",
                 "src/push.c", "src/token.c", "src/token_cache.c", "src/transport.c", "src/url.c",
+                "src/owned_sockets.c",
             },
             incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
             libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },

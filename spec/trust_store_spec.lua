@@ -63,7 +63,7 @@ describe("a client's ca_file", function()
         local output = run_with_test_ca_as_system_store({},
             "local client = mmc.new { app_id = '" .. mock.APP_ID .. "', app_key = '" .. mock.APP_KEY
                 .. "', endpoint = '" .. mock.endpoint .. "', ca_file = '" .. mock.other_ca_file .. "' } " .. CALL)
-        assert.matches("^nil\tTLS failed: [^\n]*\nexit=0\n$", output)
+        assert.matches("^nil\tauthentication failed: TLS failed: SSL certificate problem: [^\n]*\nexit=0\n$", output)
         assert.are.equal(0, #mock.requests())
     end)
 
@@ -72,7 +72,7 @@ describe("a client's ca_file", function()
             MMC_APP_ID = mock.APP_ID, MMC_APP_KEY = mock.APP_KEY, MMC_ENDPOINT = mock.endpoint,
             MMC_CA_FILE = mock.other_ca_file,
         }, "local client = mmc.new {} " .. CALL)
-        assert.matches("^nil\tTLS failed: [^\n]*\nexit=0\n$", output)
+        assert.matches("^nil\tauthentication failed: TLS failed: SSL certificate problem: [^\n]*\nexit=0\n$", output)
         assert.are.equal(0, #mock.requests())
     end)
 end)
