@@ -20,7 +20,7 @@ end
 
 -- The socket inodes among the open descriptors that `command` (run by sh) lists with ls.
 local function socket_inodes(command)
-    local pipe = assert(io.popen(command))
+    local pipe = assert(io.popen(mock.child_env() .. command))
     local inodes = {}
     for line in pipe:lines() do
         local inode = line:match("socket:%[(%d+)%]")

@@ -40,11 +40,11 @@ describe("a client's ca_file", function()
     local function run_with_test_ca_as_system_store(env, chunk)
         local assignments = {}
         for k, v in pairs(env) do assignments[#assignments + 1] = k .. "=" .. quote(v) end
-        local inner = string.format("mount --bind %s %s && exec env -u MMC_CA_FILE %s%s %s -e %s",
-            quote(dir), SYSTEM_CERTS, mock.child_env(), table.concat(assignments, " "),
+        local inner = string.format("mount --bind %s %s && exec env -u MMC_CA_FILE %s %s -e %s",
+            quote(dir), SYSTEM_CERTS, table.concat(assignments, " "),
             quote(arg and arg[-1] or "lua5.4"), quote("package.cpath=" .. string.format("%q", package.cpath)
                 .. " local mmc = require 'mmc' " .. chunk))
-        return run("unshare --mount sh -c " .. quote(inner))
+        return run(mock.child_env() .. "unshare --mount sh -c " .. quote(inner))
     end
 
     local CALL = "print(client:set_webhook_status('" .. mock.WEBHOOK_ID .. "', mmc.LOCK))"
