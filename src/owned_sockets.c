@@ -66,8 +66,9 @@ int mmc_owned_sockets_close(void *data, curl_socket_t socket_fd) {
 }
 
 /* dup2 replaces each descriptor atomically: its number is never free, so nothing opened
- * meanwhile (by another thread) can take it and receive what libcurl writes later. Closing
- * the child's copy of a socket sends nothing: the parent's descriptor keeps it open. */
+ * meanwhile (by another thread) can take it and receive what libcurl writes later. Dropping
+ * the child's copy of a socket writes nothing on it: the connection stays open for as long as
+ * the parent holds its own copy. */
 int mmc_owned_sockets_disown(mmc_owned_sockets *owned) {
     if (owned->count == 0)
         return 0;
