@@ -286,6 +286,15 @@ describe("mmc.receiver", function()
             for i = 1, 1000 do seen:set("k" .. i, 1, 100) end
             assert.are.equal(3, seen.count)
         end)
+
+        it("does not grow while a handler keeps failing (claimed, released, claimed again)", function()
+            local seen = receiver.memory_seen { max_entries = 10 }
+            local m = make { seen = seen, answer = function() return false end }
+            local body = started("m12")
+            for _ = 1, 300 do assert.are.equal(500, (m.r:handle(body))) end
+            assert.are.equal(0, seen.count)
+            assert.is_true(seen.last - seen.first + 1 <= 2 * 10 + 16, tostring(seen.last - seen.first + 1))
+        end)
     end)
 
     it("raises for wrong options, naming them", function()

@@ -114,6 +114,19 @@ function Memory:make_room()
     end
 end
 
+-- Drops the items of `order` whose mark was rewritten or deleted since.
+function Memory:compact()
+    local order, kept = {}, 0
+    for i = self.first, self.last do
+        local item = self.order[i]
+        if self.entries[item.key] == item.entry then
+            kept = kept + 1
+            order[kept] = item
+        end
+    end
+    self.order, self.first, self.last = order, 1, kept
+end
+
 function Memory:write(key, value, ttl)
     if not self:live(key) then
         self:make_room()
@@ -123,6 +136,8 @@ function Memory:write(key, value, ttl)
     self.entries[key] = entry
     self.last = self.last + 1
     self.order[self.last] = { key = key, entry = entry }
+    -- (a mark rewritten or deleted leaves its old item behind: never more than twice the marks)
+    if self.last - self.first + 1 > 2 * self.max_entries + 16 then self:compact() end
 end
 
 --- As ngx.shared.DICT's: true when the key was absent, else false, "exists".

@@ -293,6 +293,10 @@ describe("the event-push lifecycle, end to end", function()
                 assert.are.equal(case[1], status, what)
                 assert.are.equal("", answer, what)
             end
+            assert.are.equal(400, (post(server, ""))) -- no body
+            local _, get_status = https.request { url = url_of(server), cafile = mock.ca_file, verify = "peer",
+                protocol = "any", options = { "all", "no_sslv2", "no_sslv3" } }
+            assert.are.equal(405, get_status) -- only POST
             assert.are.equal(1, #stream())
             assert.matches("event push refused: wrong signature", server:log())
             assert.matches("event push refused: the push is unsigned", server:log())
