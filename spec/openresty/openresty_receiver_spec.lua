@@ -38,7 +38,8 @@ local redis, store
 
 -- Starts a receiver config (the example's, by default) in a prefix laid out as its header
 -- says, with the key file, the test certificate for 127.0.0.1 and the spec's Redis.
-local function start_receiver(conf)
+-- `receiver_lua`, when given, replaces the example's mmc_receiver.lua.
+local function start_receiver(conf, receiver_lua)
     conf = conf or read(EXAMPLE .. "/nginx.conf")
     local listens
     conf, listens = conf:gsub("listen 127%.0%.0%.1:8443 ssl;", "listen 127.0.0.1:@PORT@ ssl;")
@@ -60,9 +61,16 @@ local function start_receiver(conf)
             "cp " .. shell_quote(mock.receiver_key_file) .. " " .. shell_quote(prefix .. "/conf/receiver.key"),
             "printf '%s\\n' " .. shell_quote(SUBSCRIBER_KEY) .. " > " .. shell_quote(prefix .. "/conf/subscriber.key") }
         for _, link in ipairs(links) do
-            commands[#commands + 1] = "ln -s " .. shell_quote(link[1]) .. " " .. shell_quote(prefix .. "/" .. link[2])
+            if not (receiver_lua and link[1]:find("/mmc_receiver%.lua$")) then
+                commands[#commands + 1] = "ln -s " .. shell_quote(link[1]) .. " " .. shell_quote(prefix .. "/" .. link[2])
+            end
         end
         assert(os.execute(table.concat(commands, " && ")))
+        if receiver_lua then
+            local file = assert(io.open(prefix .. "/lua/mmc_receiver.lua", "wb"))
+            file:write(receiver_lua)
+            file:close()
+        end
     end)
     servers_seen[#servers_seen + 1] = server
     return server
@@ -352,6 +360,31 @@ describe("the event-push lifecycle, end to end", function()
                 .. "XADD mmc:events failed: WRONGTYPE", server:log())
             assert.are.same({}, server:bad_log_lines(false))
         end)
+    end)
+
+    it("with ngx.shared.DICT as seen, the workers of one nginx store a push sent twice at once exactly once", function()
+        local conf, n = read(EXAMPLE .. "/nginx.conf"):gsub("(\n    init_by_lua_block)", "\n    lua_shared_dict mmc_seen 10m;\n%1")
+        assert.are.equal(1, n)
+        local lua, m = read(EXAMPLE .. "/mmc_receiver.lua"):gsub('seen = redis_seen%.new%(redis, { prefix = "mmc:seen:" }%)',
+            "seen = ngx.shared.mmc_seen")
+        assert.are.equal(1, m)
+        server = start_receiver(conf, lua)
+        mock.call(client.set_webhook_config, client, {
+            url = url_of(server), subscriber_id = "sub-e2e", subscriber_key = SUBSCRIBER_KEY })
+        local id = mock.webhook_configs()[1].id
+        local ROUNDS = 10
+        for round = 1, ROUNDS do
+            local body = mock.sign_push { id = id, event = "meeting.left",
+                payload = { meetingInfo = { meetingID = "d" .. round } } }
+            local statuses = post_to_all_at_once({ server, server }, body)
+            table.sort(statuses)
+            local outcome = table.concat(statuses, "+")
+            assert.is_true(outcome == "200+200" or outcome == "200+503", outcome)
+            assert.are.equal(200, (post(server, body)))
+        end
+        assert.are.equal(ROUNDS, #stream())
+        assert.is_nil(store:get("mmc:seen:mmc:push:" .. stream()[1].signature)) -- not in Redis
+        assert.are.same({}, server:bad_log_lines(true))
     end)
 
     it("two nginx instances sharing one Redis store a push sent to both exactly once", function()
