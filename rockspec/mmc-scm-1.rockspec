@@ -40,6 +40,8 @@ build = {
             libraries = { "curl", "crypto", "pthread", "m" },
         },
         ["mmc.redis_store"] = "lua/mmc/redis_store.lua",
+        ["mmc.receiver"] = "lua/mmc/receiver.lua",
+        ["mmc.redis_seen"] = "lua/mmc/redis_seen.lua",
     },
     install = {
         bin = { mmc = "bin/mmc" }, -- the command for administrators
