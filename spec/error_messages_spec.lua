@@ -122,6 +122,17 @@ describe("error messages", function()
                 raised(function() local c = mmc.new(mock.options { ca_file = directory }) return c end))
         end)
 
+        it("refuses a device or FIFO when the client is made, without waiting on it", function()
+            assert.are.equal("bad argument #1 to 'new' (ca_file '/dev/null' is not a regular file: give a PEM file of CA certificates)",
+                raised(function() local c = mmc.new(mock.options { ca_file = "/dev/null" }) return c end))
+            local fifo = temporary_directory() .. "/fifo"
+            assert(execute("mkfifo " .. quote(fifo)))
+            local started = socket.gettime()
+            assert.are.equal("bad argument #1 to 'new' (ca_file '" .. fifo .. "' is not a regular file: give a PEM file of CA certificates)",
+                raised(function() local c = mmc.new(mock.options { ca_file = fifo }) return c end))
+            assert.is_true(socket.gettime() - started < 1) -- opening a FIFO for reading would wait for a writer
+        end)
+
         local not_pem = {
             { "an empty file", "" },
             { "a text file", "hello\n" },
