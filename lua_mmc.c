@@ -132,9 +132,29 @@ static double number_option(lua_State *L, int arg, const char *name, double fall
     return value;
 }
 
+/* The environment variable the setting a problem is about came from ("ca_file '...' cannot be
+ * read" names ca_file, which came from MMC_CA_FILE when the options table lacks it), or NULL
+ * when it came from the table or the problem names no setting. */
+static const char *problem_variable(lua_State *L, int arg, const char *problem) {
+    char name[32];
+    size_t length = strcspn(problem, " ");
+    if (length >= sizeof name)
+        return NULL;
+    memcpy(name, problem, length);
+    name[length] = '\0';
+    const option_spec *spec = find_option(name);
+    if (spec == NULL || spec->environment == NULL)
+        return NULL;
+    lua_getfield(L, arg, name);
+    int given = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    const char *value = getenv(spec->environment);
+    return !given && value != NULL && value[0] != '\0' ? spec->environment : NULL;
+}
+
 /* Builds a client from the options table at `arg` (or none, when it is nil) and the
- * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when
- * options were given, else as a bad environment. */
+ * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when it
+ * was given in the table, else naming the environment variable it came from. */
 static void push_new_client(lua_State *L, int arg) {
     int from_environment_only = lua_isnoneornil(L, arg);
     if (lua_isnoneornil(L, arg)) {
@@ -189,8 +209,11 @@ static void push_new_client(lua_State *L, int arg) {
     if (box->client == NULL) {
         lua_pushstring(L, mmc_buffer_text(&problem));
         mmc_buffer_free(&problem);
-        if (from_environment_only)
-            luaL_error(L, "mmc: bad MMC_* environment variable: %s", lua_tostring(L, -1));
+        const char *variable = problem_variable(L, arg, lua_tostring(L, -1));
+        if (variable != NULL)
+            luaL_error(L, "mmc: bad environment variable %s: %s", variable, lua_tostring(L, -1));
+        if (from_environment_only) /* libcurl or memory: no setting to blame */
+            luaL_error(L, "mmc: %s", lua_tostring(L, -1));
         luaL_argerror(L, arg, lua_tostring(L, -1));
     }
     mmc_buffer_free(&problem);
@@ -200,6 +223,25 @@ static void push_new_client(lua_State *L, int arg) {
 
 static client_box *check_box(lua_State *L, int arg) {
     return luaL_checkudata(L, arg, CLIENT_METATABLE);
+}
+
+/* The client a method was called on. A method called with a dot (c.auth(), c.set_webhook_status(
+ * id, 0)) gets something else first: say so before any other argument is checked, since "id
+ * must be a non-empty string, got number" would hide the mistake. */
+static client_box *check_self(lua_State *L, const char *method) {
+    int is_client = 0;
+    if (lua_type(L, 1) == LUA_TUSERDATA && lua_getmetatable(L, 1)) {
+        luaL_getmetatable(L, CLIENT_METATABLE);
+        is_client = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (!is_client)
+        luaL_argerror(L, 1,
+                      lua_pushfstring(L,
+                                      "mmc.client expected, got %s; call methods with a colon: "
+                                      "client:%s(...)",
+                                      luaL_typename(L, 1), method));
+    return lua_touserdata(L, 1);
 }
 
 /* The open client at `arg`, ready for a call that authenticates: raises when it is closed or
@@ -234,7 +276,7 @@ static int push_default_client(lua_State *L) {
 }
 
 static int client_close(lua_State *L) {
-    client_box *box = check_box(L, 1);
+    client_box *box = check_self(L, "close");
     if (box->busy)
         luaL_error(L, "mmc: the client is in a call and cannot be closed now");
     mmc_client_free(box->client);
@@ -505,26 +547,32 @@ static int do_logout(lua_State *L, int client_arg) {
 }
 
 static int client_auth(lua_State *L) {
+    check_self(L, "auth");
     return do_auth(L, 1);
 }
 
 static int client_set_webhook_config(lua_State *L) {
+    check_self(L, "set_webhook_config");
     return do_set_webhook_config(L, 1, 2);
 }
 
 static int client_get_webhook_config(lua_State *L) {
+    check_self(L, "get_webhook_config");
     return do_get_webhook_config(L, 1, 2);
 }
 
 static int client_delete_webhook_config(lua_State *L) {
+    check_self(L, "delete_webhook_config");
     return do_delete_webhook_config(L, 1, 2);
 }
 
 static int client_logout(lua_State *L) {
+    check_self(L, "logout");
     return do_logout(L, 1);
 }
 
 static int client_set_webhook_status(lua_State *L) {
+    check_self(L, "set_webhook_status");
     return do_set_webhook_status(L, 1, 2);
 }
 

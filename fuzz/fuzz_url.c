@@ -8,7 +8,8 @@
  *  - the escaped text holds only A-Z a-z 0-9 - . _ ~ and %XX (uppercase hex), so no CR, LF,
  *    NUL, space, & or # can reach the request line, and it decodes back to the input exactly;
  *  - an endpoint accepted starts with https:// (or http:// when allowed), has something
- *    before any '/', and holds no white space, control character, '?', '#' or '@';
+ *    before any '/' and nothing but '/' after it (no path), and holds no white space, control
+ *    character, '?', '#' or '@';
  *  - an endpoint accepted without allow_http is accepted with it.
  * Links: src/url.c src/buffer.c -lcrypto
  */
@@ -72,6 +73,8 @@ static void check_endpoint(const char *endpoint, int allow_http) {
         scheme = 7;
     FUZZ_CHECK(scheme > 0, "accepted without https://: %s", endpoint);
     FUZZ_CHECK(endpoint[scheme] != '\0' && endpoint[scheme] != '/', "no host: %s", endpoint);
+    const char *slash = strchr(endpoint + scheme, '/');
+    FUZZ_CHECK(slash == NULL || slash[strspn(slash, "/")] == '\0', "accepted a path: %s", endpoint);
     for (const unsigned char *p = (const unsigned char *)endpoint; *p; p++)
         FUZZ_CHECK(*p > 0x20 && *p != 0x7f && *p != '?' && *p != '#' && *p != '@',
                    "accepted with byte 0x%02x: %s", *p, endpoint);

@@ -72,7 +72,7 @@ describe("argument checks", function()
         end)
 
         it("raises when called on something that is not a client", function()
-            raises("bad argument #1 to 'set_webhook_status' (mmc.client expected, got table)",
+            raises("bad argument #1 to 'set_webhook_status' (mmc.client expected, got table; call methods with a colon: client:set_webhook_status(...))",
                 function() client.set_webhook_status({}, "x", 0) end)
         end)
     end)
@@ -100,7 +100,8 @@ describe("argument checks", function()
             { { app_id = string.rep("a", 65) }, "app_id must be 1 to 64 characters of UTF-8" },
             { { user_id = "\255" }, "user_id must be at most 64 characters of UTF-8" },
             { { app_key = "k\0ey" }, "option 'app_key' must not contain NUL" },
-            { { ca_file = "/nonexistent/ca.pem" }, "ca_file cannot be read" },
+            { { ca_file = "/nonexistent/ca.pem" }, "ca_file '/nonexistent/ca.pem' cannot be read: No such file or directory" },
+            { { endpoint = "https://host/v1" }, "endpoint must have no path: give only https://host[:port], mmc adds the API's paths" },
         }
         for _, case in ipairs(bad_options) do
             it("raises: " .. case[2], function()

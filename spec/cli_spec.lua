@@ -103,12 +103,20 @@ local function requests_to(path, method)
     return found
 end
 
--- The command logs in once, makes its one call, and logs the token out. `since`: how many
+-- The command logs in once, makes its one call (and `then_method` to the same path, when
+-- given: webhook set reads the subscription back), and logs the token out. `since`: how many
 -- requests the mock had recorded before the command ran (default 0).
-local function assert_one_session(call_path, call_method, since)
+local function assert_one_session(call_path, call_method, since, then_method)
     local seen = {}
     for i, r in ipairs(mock.requests()) do
         if i > (since or 0) then seen[#seen + 1] = r end
+    end
+    if then_method then
+        assert.are.equal(4, #seen)
+        local follow_up = table.remove(seen, 3)
+        assert.are.equal(call_path, follow_up.path)
+        assert.are.equal(then_method, follow_up.method)
+        assert.are.equal(seen[2].headers["x-access-token"], follow_up.headers["x-access-token"])
     end
     assert.are.equal(3, #seen)
     assert.are.equal(mock.APPAUTH, seen[1].path)
@@ -128,6 +136,7 @@ local function assert_usage_error(result, pattern)
     assert_exit(2, result)
     assert.are.equal("", result.stdout)
     assert.matches("^mmc: ", result.stderr)
+    assert.is_nil(result.stderr:find("mmc: mmc ", 1, true), "a doubled prefix")
     if pattern then assert.matches(pattern, result.stderr) end
     assert.matches("\nRun 'mmc [^']*%-%-help' for ", result.stderr)
 end
@@ -201,6 +210,28 @@ describe("the mmc command", function()
             assert.matches("^mmc %d", result.json.module)
         end)
 
+        it("exits 2 for --version when the module does not load, saying why", function()
+            local env = { MMC_BUILD_DIR = false, LUA_CPATH = "/nonexistent/?.so" }
+            local result = run({ "--version" }, env)
+            assert_exit(2, result)
+            assert.matches("^mmc %d+%.%d+%.%d+ %(module: not loaded; Lua 5%.%d%)\n$", result.stdout)
+            assert.matches("^mmc: cannot load the Lua module mmc for Lua 5%.%d: module 'mmc' not found", result.stderr)
+            assert.matches("LUA_CPATH or MMC_BUILD_DIR", result.stderr)
+            result = run({ "--version", "--json" }, env)
+            assert_exit(2, result)
+            assert.are.equal(cjson.null, result.json.module)
+            assert.matches("^cannot load the Lua module mmc", result.json.error)
+            assert.matches("^mmc: cannot load", result.stderr)
+        end)
+
+        it("prints the usage inside the JSON object with --help --json", function()
+            local result = run { "webhook", "set", "--help", "--json" }
+            assert_exit(0, result)
+            assert.are.equal("", result.stderr)
+            assert.matches("^usage: mmc webhook set ", result.json.help)
+            assert.are.equal("webhook set", result.json.command)
+        end)
+
         local usage_cases = {
             { {}, "a command is needed" },
             { { "frobnicate" }, "unknown command 'frobnicate'" },
@@ -265,6 +296,57 @@ describe("the mmc command", function()
         end
     end)
 
+    describe("output", function()
+        it("prints the same bytes for the same result with --json: keys sorted at every level", function()
+            local expected = '{"command":"webhook lock","data":{"id":"' .. mock.WEBHOOK_ID .. '","status":2,'
+                .. '"status_name":"locked"},"error":null,"exit":0,"ok":true,"status":200}\n'
+            for _ = 1, 3 do -- a Lua table's order changes from run to run (hash seeds)
+                local result = run { "webhook", "lock", mock.WEBHOOK_ID, "--json" }
+                assert.are.equal(expected, result.stdout)
+            end
+            local result = run({ "auth", "--json" }, { MMC_ENDPOINT = "https://127.0.0.1:" .. mock.closed_port() })
+            assert.matches('^{"command":"auth","error":"connection failed: [^"]*","exit":3,"ok":false,"status":null}\n$', result.stdout)
+        end)
+
+        it("writes JSON strings escaped, and as valid UTF-8 whatever bytes it was given", function()
+            local odd_id = 'a\1b"c\\d\127'
+            mock.setup { webhook_ids = { odd_id } }
+            local result = run { "webhook", "lock", odd_id, "--json" }
+            assert_exit(0, result)
+            assert.is_truthy(result.stdout:find('"id":"a\\u0001b\\"c\\\\d\\u007f"', 1, true), result.stdout)
+            assert.are.equal(odd_id, result.json.data.id)
+            -- a byte that is no UTF-8 (in an unknown option's name, echoed) becomes U+FFFD
+            result = run { "auth", "--x\255y", "--json" }
+            assert_exit(2, result)
+            assert.are.equal("unknown option '--x\239\191\189y'", result.json.error)
+        end)
+
+        -- One rule: errors and warnings on stderr, the same with or without --json; with --json,
+        -- stdout holds exactly one JSON object (run() checks that), errors included.
+        local errors = {
+            { "a usage error", { "webhook", "enable" }, nil, 2 },
+            { "a configuration error", { "auth" }, { MMC_CA_FILE = "/nonexistent/ca.pem" }, 2 },
+            { "an API error", { "webhook", "show" }, nil, 1 },
+            { "no answer", { "auth" }, { MMC_ENDPOINT = "https://127.0.0.1:1" }, 3 },
+        }
+        for _, case in ipairs(errors) do
+            it("reports " .. case[1] .. " on stderr with or without --json", function()
+                local text = run(case[2], case[3])
+                local args = { "--json" }
+                for i, a in ipairs(case[2]) do args[i + 1] = a end
+                local json = run(args, case[3])
+                assert_exit(case[4], text)
+                assert_exit(case[4], json)
+                assert.are.equal("", text.stdout)
+                assert.matches("^mmc: ", text.stderr)
+                local function without_ids(t) return (t:gsub("%(request id %x+%)", "(request id ...)")) end
+                assert.are.equal(without_ids(text.stderr), without_ids(json.stderr))
+                assert.is_false(json.json.ok)
+                assert.is_string(json.json.error)
+            end)
+        end
+    end)
+
     describe("configuration", function()
         it("needs MMC_APP_ID and MMC_APP_KEY, and says so", function()
             for _, variable in ipairs { "MMC_APP_ID", "MMC_APP_KEY" } do
@@ -278,13 +360,28 @@ describe("the mmc command", function()
             assert.are.equal(0, #mock.requests())
         end)
 
-        it("reports a bad MMC_* variable as a configuration error", function()
+        it("reports a bad MMC_* variable as a configuration error, naming the variable", function()
             local result = run({ "auth" }, { MMC_ENDPOINT = "http://127.0.0.1:1" })
             assert_exit(2, result)
-            assert.matches("^mmc: bad MMC_%* environment variable: endpoint must use https://", result.stderr)
-            result = run({ "auth" }, { MMC_CA_FILE = "/nonexistent/ca.pem" })
+            assert.matches("^mmc: bad environment variable MMC_ENDPOINT: endpoint must use https:// "
+                .. "%(plain http:// only with %-%-allow%-http%)\n", result.stderr)
+            assert.is_nil(result.stderr:find("allow_http", 1, true)) -- the command cannot set that
+            result = run({ "auth", "--sp", "--timeout", "3" }, { MMC_CA_FILE = "/nonexistent/ca.pem" })
             assert_exit(2, result)
-            assert.matches("ca_file cannot be read", result.stderr)
+            assert.matches("^mmc: bad environment variable MMC_CA_FILE: ca_file '/nonexistent/ca%.pem' cannot be read: "
+                .. "No such file or directory\n", result.stderr)
+            result = run({ "auth" }, { MMC_ENDPOINT = mock.endpoint .. "/v1" })
+            assert_exit(2, result)
+            assert.matches("^mmc: bad environment variable MMC_ENDPOINT: endpoint must have no path", result.stderr)
+            assert.are.equal(0, #mock.requests())
+        end)
+
+        it("takes a plain http:// MMC_ENDPOINT with --allow-http", function()
+            local endpoint = "http://127.0.0.1:" .. mock.closed_port()
+            local result = run({ "--allow-http", "auth" }, { MMC_ENDPOINT = endpoint })
+            assert_exit(3, result) -- accepted, and tried: nothing listens there
+            assert.matches("^mmc: auth: no answer: connection failed", result.stderr)
+            assert.matches("%-%-allow%-http", run({ "--help" }).stdout)
         end)
 
         it("finds the module with a plain require through LUA_CPATH, as an installed rock does", function()
@@ -361,7 +458,8 @@ describe("the mmc command", function()
             local result = run({ "auth" }, { MMC_APP_KEY = "not-the-app-key" })
             assert_exit(1, result)
             assert.are.equal("", result.stdout)
-            assert.matches("^mmc: auth: HTTP 401: USG%.000000011: signature mismatch %(request id %x+%)\n$", result.stderr)
+            assert.matches("^mmc: auth: HTTP 401: USG%.000000011: signature mismatch %(request id %x+%); "
+                .. "check MMC_APP_ID and MMC_APP_KEY\n$", result.stderr)
             result = run({ "auth", "--json" }, { MMC_APP_KEY = "not-the-app-key" })
             assert.are.equal(401, result.json.status)
             assert.are.equal("USG.000000011", result.json.error_code)
@@ -441,7 +539,7 @@ describe("the mmc command", function()
         it("exits 3 when the certificate is not trusted", function()
             local result = run({ "auth" }, { MMC_CA_FILE = mock.other_ca_file })
             assert_exit(3, result)
-            assert.matches("no answer: TLS failed", result.stderr)
+            assert.matches("no answer: TLS failed: .*unable to get local issuer certificate; set MMC_CA_FILE to a PEM file", result.stderr)
             assert.are.equal(0, #mock.requests())
         end)
 
@@ -541,13 +639,48 @@ describe("the mmc command", function()
             assert_exit(0, result)
             assert.are.equal("", result.stderr)
             assert.matches("^event push set: " .. HOOK_URL:gsub("%p", "%%%0") .. " %(subscriber id sub%-0001%), HTTP 200\n", result.stdout)
-            assert.matches("mmc webhook show", result.stdout)
-            local post = assert_one_session(mock.LINK_CONFIG, "POST")
+            local post = assert_one_session(mock.LINK_CONFIG, "POST", 0, "GET")
             assert.are.same({ url = HOOK_URL, subscriberId = "sub-0001", subscriberKey = SUBSCRIBER_KEY }, cjson.decode(post.body))
             local configs = mock.webhook_configs()
             assert.are.equal(1, #configs)
             assert.are.equal(SUBSCRIBER_KEY, configs[1].subscriberKey)
             assert.are.equal(1, configs[1].status) -- a new config starts disabled
+            -- the id it printed is the one just made, read back with a show
+            assert.are.equal("event push set: " .. HOOK_URL .. " (subscriber id sub-0001), HTTP 200\n"
+                .. "id " .. configs[1].id .. "\n"
+                .. "enable it with 'mmc webhook enable " .. configs[1].id .. "'\n", result.stdout)
+        end)
+
+        it("prints the id the API answered with, without reading it back", function()
+            mock.fail { status = 200, path = mock.LINK_CONFIG, body = cjson.encode { id = "id-from-the-answer" } }
+            local result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s", "--json" },
+                { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
+            assert_exit(0, result)
+            assert.are.equal("id-from-the-answer", result.json.data.id)
+            assert.are.equal(0, #requests_to(mock.LINK_CONFIG, "GET"))
+        end)
+
+        it("still succeeds, with a warning and no id, when the id cannot be read back", function()
+            -- the set is answered 200 but not stored: the show that follows finds nothing
+            mock.fail { status = 200, path = mock.LINK_CONFIG, body = "" }
+            local result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s" }, { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
+            assert_exit(0, result)
+            assert.matches("^event push set: .*\nsee its id with 'mmc webhook show'", result.stdout)
+            assert.matches("^mmc: warning: the subscription was set, but its id could not be read back: MMC%.111070002", result.stderr)
+            mock.fail { status = 200, path = mock.LINK_CONFIG, body = "" }
+            result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s", "--json" }, { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
+            assert_exit(0, result)
+            assert.are.equal(cjson.null, result.json.data.id)
+            assert.matches("^mmc: warning: ", result.stderr)
+        end)
+
+        it("does not print the id of a subscription other than the one it set", function()
+            make_config { url = "https://127.0.0.1:9/other" }
+            mock.fail { status = 200, path = mock.LINK_CONFIG, body = "" } -- the set is lost
+            local result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s", "--json" }, { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
+            assert_exit(0, result)
+            assert.are.equal(cjson.null, result.json.data.id)
+            assert.matches("not the one just set", result.stderr)
         end)
 
         it("strips one CRLF or LF, and only one", function()
@@ -572,7 +705,7 @@ describe("the mmc command", function()
             local result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s", "--json" },
                 { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
             assert_exit(0, result)
-            assert.are.same({ url = HOOK_URL, subscriber_id = "s" }, result.json.data)
+            assert.are.same({ id = mock.webhook_configs()[1].id, url = HOOK_URL, subscriber_id = "s" }, result.json.data)
             assert.are.equal(ENV_SUBSCRIBER_KEY, mock.webhook_configs()[1].subscriberKey)
 
             local key_file = write_file(SUBSCRIBER_KEY)

@@ -1,9 +1,12 @@
 #include "client.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -109,8 +112,6 @@ static const char *config_problem(const mmc_config *config) {
         return "corp_id is only used in SP mode (set sp = true)";
     if (!is_short_utf8(config->corp_id, 64))
         return "corp_id must be at most 64 characters of UTF-8";
-    if (config->ca_file != NULL && access(config->ca_file, R_OK) != 0)
-        return "ca_file cannot be read";
     if (!(config->timeout > 0 && config->timeout <= MMC_MAX_TIMEOUT))
         return "timeout must be a number of seconds above 0 and at most 3600";
     if (!(config->connect_timeout > 0 && config->connect_timeout <= MMC_MAX_TIMEOUT))
@@ -120,6 +121,89 @@ static const char *config_problem(const mmc_config *config) {
     if (config->retries < 0 || config->retries > MMC_MAX_RETRIES)
         return "retries must be a whole number from 0 to 10";
     return NULL;
+}
+
+/* The system's reason for `error`, from either flavour of strerror_r (GNU or XSI), since
+ * strerror itself need not be thread-safe. */
+static const char *system_reason(int error, char *buffer, size_t size) {
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(error, buffer, size);
+#else
+    return strerror_r(error, buffer, size) == 0 ? buffer : "unknown error";
+#endif
+}
+
+/* 1 when a line (its first bytes, `head`) opens a certificate, as OpenSSL reads a PEM file. */
+static int opens_certificate(const char *head, size_t length) {
+    static const char *const openings[] = {"-----BEGIN CERTIFICATE-----",
+                                           "-----BEGIN X509 CERTIFICATE-----",
+                                           "-----BEGIN TRUSTED CERTIFICATE-----"};
+    for (size_t i = 0; i < sizeof openings / sizeof openings[0]; i++) {
+        size_t opening_length = strlen(openings[i]);
+        if (length >= opening_length && memcmp(head, openings[i], opening_length) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Checks ca_file when the client is made, so that a file the process may not read (an nginx
+ * worker running as nobody), a directory or a file with no PEM certificate is reported then,
+ * with its path and the system's reason, instead of as a TLS failure at the first call.
+ * libcurl reads the file itself at each new connection; this only looks for the first line
+ * that opens a certificate (within MMC_CA_FILE_SCAN_LIMIT bytes). 0, or -1 with a sentence
+ * appended to `problem`. */
+static int ca_file_problem(const char *path, mmc_buffer *problem) {
+    char reason[128];
+    int error = 0, found = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat status;
+    if (fd < 0 || fstat(fd, &status) != 0) {
+        error = errno;
+    } else if (S_ISREG(status.st_mode)) {
+        char chunk[4096], head[40];
+        size_t head_length = 0, scanned = 0;
+        while (!found && scanned < MMC_CA_FILE_SCAN_LIMIT) {
+            ssize_t got = read(fd, chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0)
+                error = errno;
+            if (got <= 0)
+                break;
+            scanned += (size_t)got;
+            for (ssize_t i = 0; i < got && !found; i++) {
+                if (chunk[i] == '\n') {
+                    found = opens_certificate(head, head_length);
+                    head_length = 0;
+                } else if (head_length < sizeof head) {
+                    head[head_length++] = chunk[i];
+                }
+            }
+        }
+        found = found || (error == 0 && opens_certificate(head, head_length)); /* last line */
+    }
+    if (fd >= 0)
+        close(fd);
+    if (found)
+        return 0;
+    mmc_buffer_append_string(problem, "ca_file '");
+    mmc_message_append_clean(problem, path, strlen(path), 256);
+    if (error == EACCES)
+        mmc_buffer_append_format(problem, "' cannot be read: %s (this process runs as uid %u)",
+                                 system_reason(error, reason, sizeof reason), (unsigned)geteuid());
+    else if (error != 0)
+        mmc_buffer_append_format(problem, "' cannot be read: %s",
+                                 system_reason(error, reason, sizeof reason));
+    else if (S_ISDIR(status.st_mode))
+        mmc_buffer_append_string(problem, "' is a directory: give a PEM file of CA certificates");
+    else if (!S_ISREG(status.st_mode))
+        mmc_buffer_append_string(problem,
+                                 "' is not a regular file: give a PEM file of CA certificates");
+    else
+        mmc_buffer_append_string(
+            problem, "' holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)");
+    return -1;
 }
 
 static long to_milliseconds(double seconds) {
@@ -133,6 +217,8 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         mmc_buffer_append_string(problem, bad);
         return NULL;
     }
+    if (config->ca_file != NULL && ca_file_problem(config->ca_file, problem) != 0)
+        return NULL;
     mmc_client *client = calloc(1, sizeof *client);
     if (client == NULL) {
         mmc_buffer_append_string(problem, "out of memory");
@@ -357,9 +443,13 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         goto done;
     }
     mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length, 0};
-    if (send_with_retries(client, &request, &response, result, 1) != 0 ||
-        judge_answer(result, &response) != 0)
+    if (send_with_retries(client, &request, &response, result, 1) != 0)
         goto done;
+    if (judge_answer(result, &response) != 0) {
+        if (response.status == 401) /* the app id, or the signature made with the app key */
+            mmc_buffer_append_string(&result->message, MMC_CREDENTIALS_HINT);
+        goto done;
+    }
 
     double lifetime = -1;
     const char *problem = NULL;

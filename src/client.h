@@ -39,6 +39,10 @@
 #define MMC_MAX_RETRIES 10
 #define MMC_RETRY_BASE_DELAY 0.25 /* seconds before the first retry, doubling each time */
 #define MMC_RETRY_MAX_DELAY 8.0   /* seconds: the longest backoff (Retry-After may ask more) */
+#define MMC_CA_FILE_SCAN_LIMIT ((size_t)16 * 1024 * 1024) /* bytes searched for a certificate */
+
+/* Appended to the message of an authentication answered 401. */
+#define MMC_CREDENTIALS_HINT "; check the app_id and app_key options, or MMC_APP_ID and MMC_APP_KEY"
 
 #define MMC_WEBHOOK_STATUS_PATH "/v1/mmc/management/webhook/change-status"
 #define MMC_WEBHOOK_CONFIG_PATH "/v1/mmc/management/webhook/link-config"
@@ -91,7 +95,9 @@ typedef struct mmc_client mmc_client;
 /* A config with every default filled in and no credentials. */
 void mmc_config_defaults(mmc_config *config);
 
-/* A new client, or NULL with a sentence naming the bad setting appended to `problem`. */
+/* A new client, or NULL with a sentence naming the bad setting appended to `problem`: it
+ * starts with the setting's name ("ca_file '/etc/x.pem' cannot be read: ..."). A ca_file is
+ * checked now: readable, a regular file, with a PEM certificate. */
 mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem);
 /* Closes the connection, wipes the key and the token, frees. NULL is fine. */
 void mmc_client_free(mmc_client *client);

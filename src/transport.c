@@ -104,6 +104,7 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
     mmc_owned_sockets_init(&transport->sockets);
     transport->owner = getpid();
     transport->max_body = options->max_body;
+    transport->connect_timeout_ms = options->connect_timeout_ms;
     if (mmc_curl_global_init() != 0) {
         mmc_buffer_append_string(problem, "libcurl could not be initialised");
         return -1;
@@ -200,6 +201,33 @@ static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer 
     if (mmc_buffer_append_format(problem, "%s: ", failure_kind(code)) != 0)
         return -1;
     return mmc_message_append_clean(problem, detail, strlen(detail), 256);
+}
+
+/* Adds to a failure's description the setting that decides it, where one does: the CA to
+ * trust for a certificate whose issuer is unknown, and connect_timeout when it is what ran out
+ * (the connection phase, TLS handshake included, ends at the earlier of connect_timeout and
+ * what is left of the call's timeout). */
+static int append_hint(mmc_transport *transport, CURLcode code, const mmc_request *request,
+                       mmc_buffer *problem) {
+    const char *detail = transport->curl_error;
+    if ((code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_ISSUER_ERROR) &&
+        (strstr(detail, "issuer") || strstr(detail, "self signed") ||
+         strstr(detail, "self-signed")))
+        return mmc_buffer_append_string(problem,
+                                        "; set ca_file (or MMC_CA_FILE) to a PEM file holding the "
+                                        "CA that issued the server's certificate");
+    if (code != CURLE_OPERATION_TIMEDOUT)
+        return 0;
+    curl_off_t pretransfer = 0;
+    if (transport->connect_timeout_ms <= request->timeout_ms &&
+        curl_easy_getinfo(transport->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK &&
+        pretransfer == 0)
+        return mmc_buffer_append_format(problem,
+                                        "; connect_timeout of %g s applied (to connect and finish "
+                                        "the TLS handshake)",
+                                        (double)transport->connect_timeout_ms / 1000);
+    /* libcurl says "Connection timed out" in the connection phase, whichever limit it was. */
+    return mmc_buffer_append_string(problem, "; timeout applied (the limit for the whole call)");
 }
 
 /* Header lines are built on the stack and copied by curl_slist_append; the stack copy is
@@ -325,7 +353,8 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
         transport->failure_is_transient = code == CURLE_COULDNT_CONNECT ||
                                           code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
                                           code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE;
-        describe_failure(transport, code, problem);
+        if (describe_failure(transport, code, problem) == 0)
+            append_hint(transport, code, request, problem);
         return -1;
     }
     if (!transport->headers_complete) {

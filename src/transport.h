@@ -15,7 +15,9 @@
  * a fresh handle with the same settings (see owned_sockets.h).
  *
  * It knows nothing of the Huawei API: answers of any status are returned as they came, and a
- * failure to get one is described as "<what failed>: <libcurl's detail>".
+ * failure to get one is described as "<what failed>: <libcurl's detail>[; <hint>]", the hint
+ * naming the setting to look at (ca_file for an unknown issuer, connect_timeout when it ran
+ * out).
  */
 #ifndef MMC_TRANSPORT_H
 #define MMC_TRANSPORT_H
@@ -60,6 +62,7 @@ typedef struct mmc_response {
 typedef struct mmc_transport {
     CURL *easy;
     size_t max_body;
+    long connect_timeout_ms; /* for a failure's description */
     int body_too_large;   /* set by the write callback */
     int headers_complete; /* the blank line ending the answer's headers arrived */
     mmc_buffer body;    /* the response body being received */

@@ -78,5 +78,10 @@ const char *mmc_url_endpoint_problem(const char *endpoint, int allow_http) {
         if (*p == '?' || *p == '#' || *p == '@')
             return "endpoint must not contain a query, a fragment or user info";
     }
-    return authority_problem(rest, strcspn(rest, "/"));
+    size_t authority_length = strcspn(rest, "/");
+    /* The API's paths start at the root: a base path would only make every call 404. */
+    if (rest[authority_length + strspn(rest + authority_length, "/")] != '\0')
+        return "endpoint must have no path: give only https://host[:port], mmc adds the API's "
+               "paths";
+    return authority_problem(rest, authority_length);
 }

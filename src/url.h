@@ -15,9 +15,9 @@
 /* Appends `length` bytes percent-encoded (A-Z a-z 0-9 - . _ ~ kept). 0 or -1. */
 int mmc_url_append_escaped(mmc_buffer *out, const char *text, size_t length);
 
-/* An endpoint is "https://host[:port][/base]" ("http://" too when allowed), without query,
- * fragment, user info, white space or control characters. Returns NULL when it is fine, else
- * a sentence saying what is wrong. */
+/* An endpoint is "https://host[:port]" ("http://" too when allowed), with nothing after it
+ * but trailing slashes: no path, query, fragment, user info, white space or control
+ * characters. Returns NULL when it is fine, else a sentence saying what is wrong. */
 const char *mmc_url_endpoint_problem(const char *endpoint, int allow_http);
 
 #endif

@@ -20,7 +20,14 @@ static void escapes_url_values(void) {
 
 static void checks_endpoints(void) {
     CHECK(mmc_url_endpoint_problem("https://api.meeting.huaweicloud.com", 0) == NULL);
-    CHECK(mmc_url_endpoint_problem("https://127.0.0.1:8443/base/", 0) == NULL);
+    CHECK(mmc_url_endpoint_problem("https://127.0.0.1:8443/", 0) == NULL);
+    CHECK(mmc_url_endpoint_problem("https://127.0.0.1:8443//", 0) == NULL);
+    /* a path would be put before every API path: refused rather than 404 on every call */
+    CHECK_STR(mmc_url_endpoint_problem("https://127.0.0.1:8443/base/", 0),
+              "endpoint must have no path: give only https://host[:port], mmc adds the API's "
+              "paths");
+    CHECK(mmc_url_endpoint_problem("https://host/v1", 0) != NULL);
+    CHECK(mmc_url_endpoint_problem("https://host//v1", 0) != NULL);
     CHECK(mmc_url_endpoint_problem("http://127.0.0.1:8080", 1) == NULL);
     CHECK(mmc_url_endpoint_problem("http://127.0.0.1:8080", 0) != NULL);
     CHECK(mmc_url_endpoint_problem("ftp://x", 1) != NULL);
@@ -30,7 +37,7 @@ static void checks_endpoints(void) {
     CHECK(mmc_url_endpoint_problem("https://user@host", 0) != NULL);
     CHECK(mmc_url_endpoint_problem("https://host\r\nX: y", 0) != NULL);
     /* host and port (found by fuzzing: libcurl only refused these at the first call) */
-    CHECK(mmc_url_endpoint_problem("https://[::1]:8443/x", 0) == NULL);
+    CHECK(mmc_url_endpoint_problem("https://[::1]:8443/", 0) == NULL);
     CHECK(mmc_url_endpoint_problem("https://[::1]", 0) == NULL);
     CHECK_STR(mmc_url_endpoint_problem("https://:443", 0), "endpoint has no host name");
     CHECK_STR(mmc_url_endpoint_problem("https://host:abc", 0),
