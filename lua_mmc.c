@@ -97,8 +97,10 @@ static void check_option_names(lua_State *L, int arg) {
     }
 }
 
-/* A string option from the table, else from its environment variable, else NULL. The Lua
- * string stays alive while the options table is on the stack. */
+/* A string option from the table, else from its environment variable, else NULL. Leaves the
+ * value read from the table on the stack, where it anchors the string: the table need not
+ * hold it (an __index may compute it), and reading the next option runs Lua code that may
+ * collect garbage. */
 static const char *string_option(lua_State *L, int arg, const char *name) {
     const char *value = NULL;
     size_t length = 0;
@@ -108,7 +110,6 @@ static const char *string_option(lua_State *L, int arg, const char *name) {
         if (strlen(value) != length)
             luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must not contain NUL", name));
     }
-    lua_pop(L, 1);
     const option_spec *spec = find_option(name);
     if (value == NULL && spec != NULL && spec->environment != NULL) {
         value = getenv(spec->environment);
@@ -134,8 +135,11 @@ static double number_option(lua_State *L, int arg, const char *name, double fall
 
 /* Builds a client from the options table at `arg` (or none, when it is nil) and the
  * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when
- * options were given, else as a bad environment. */
+ * options were given, else as a bad environment. The option strings stay on the stack until
+ * mmc_client_new has copied them. */
 static void push_new_client(lua_State *L, int arg) {
+    int top = lua_gettop(L);
+    luaL_checkstack(L, 16, "mmc: no room on the Lua stack for the options");
     int from_environment_only = lua_isnoneornil(L, arg);
     if (lua_isnoneornil(L, arg)) {
         lua_newtable(L);
@@ -194,6 +198,9 @@ static void push_new_client(lua_State *L, int arg) {
         luaL_argerror(L, arg, lua_tostring(L, -1));
     }
     mmc_buffer_free(&problem);
+    /* The client copied the options: only it stays pushed. */
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
 }
 
 /* ---- clients ---------------------------------------------------------------------------- */
@@ -383,15 +390,18 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
 }
 
 /* Raises unless the value at `arg` is nil/none (when `optional`) or a table whose keys are
- * all among `names` with string values; reads them into `values`. The strings stay valid
- * while the table is on the stack. */
+ * all among `names` with string values; reads them into `values`. Pushes one value: a table
+ * holding those strings, which keeps them alive while it stays on the stack, whatever Lua code
+ * (a token store, say) does to the caller's table in the meantime. */
 static void read_string_table(lua_State *L, int arg, const char *const *names, const char **values,
                               size_t count, int optional) {
     for (size_t i = 0; i < count; i++)
         values[i] = NULL;
+    lua_createtable(L, (int)count, 0);
     if (optional && lua_isnoneornil(L, arg))
         return;
     luaL_checktype(L, arg, LUA_TTABLE);
+    int anchors = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, arg) != 0) {
         size_t i = count;
@@ -411,7 +421,7 @@ static void read_string_table(lua_State *L, int arg, const char *const *names, c
         values[i] = lua_tolstring(L, -1, &length);
         if (strlen(values[i]) != length)
             luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must not contain NUL", names[i]));
-        lua_pop(L, 1);
+        lua_rawseti(L, anchors, (int)i + 1);
     }
 }
 
