@@ -328,11 +328,16 @@ static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) 
     return client;
 }
 
-static void end_call(call_context *call) {
-    if (call->has_store)
-        mmc_lua_token_store_unbind(&call->store);
+/* Ends the call begun by begin_call; the client is ready for another. Raises (after freeing
+ * the result) when its token store turned out to be one that can never work here. */
+static void end_call(lua_State *L, call_context *call, mmc_result *result) {
+    int store_yielded = call->has_store && mmc_lua_token_store_unbind(&call->store);
     mmc_client_use_token_cache(call->box->client, NULL);
     call->box->busy = 0;
+    if (store_yielded) {
+        mmc_result_free(result);
+        luaL_error(L, "%s", MMC_LUA_TOKEN_STORE_YIELDED);
+    }
 }
 
 static int do_auth(lua_State *L, int client_arg) {
@@ -341,7 +346,7 @@ static int do_auth(lua_State *L, int client_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_auth(client, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -385,7 +390,7 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_set_webhook_status(client, id, id_length, (int)status, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -440,7 +445,7 @@ static int do_set_webhook_config(lua_State *L, int client_arg, int config_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_set_webhook_config(client, &config, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -485,7 +490,7 @@ static int do_get_webhook_config(lua_State *L, int client_arg, int filter_arg) {
     mmc_result result;
     mmc_result_init(&result);
     int outcome = mmc_client_get_webhook_config(client, values[0], values[1], &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     int count = push_result(L, &result);
     if (outcome == 0 && count == 3 && lua_istable(L, -1))
         reshape_webhook_config(L);
@@ -500,7 +505,7 @@ static int do_delete_webhook_config(lua_State *L, int client_arg, int id_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_delete_webhook_config(client, id, id_length, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -510,7 +515,7 @@ static int do_logout(lua_State *L, int client_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_logout(client, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 

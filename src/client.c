@@ -384,7 +384,8 @@ static int has_cache(const mmc_client *client) {
 }
 
 /* Asks the cache for a token other than the one the server just refused (when
- * `after_rejection`). 1 when the client now holds the cache's token, else 0. */
+ * `after_rejection`). 1 when the client now holds the cache's token, 0 when it has none to
+ * give, -1 when the cache cannot be used. */
 static int take_shared_token(mmc_client *client, int after_rejection) {
     const char *stale =
         after_rejection && client->cache_value.length > 0 ? client->cache_value.data : NULL;
@@ -392,8 +393,11 @@ static int take_shared_token(mmc_client *client, int after_rejection) {
     mmc_buffer value;
     mmc_buffer_init(&value);
     int taken = 0;
-    if (client->cache->load(client->cache->context, client->cache_key.data, stale,
-                            left > 0 ? left / 2 : 0, &value) == 1) {
+    int loaded = client->cache->load(client->cache->context, client->cache_key.data, stale,
+                                     left > 0 ? left / 2 : 0, &value);
+    if (loaded < 0)
+        taken = -1;
+    else if (loaded == 1) {
         const char *token = NULL;
         size_t token_length = 0;
         long long renew_at = 0;
@@ -441,8 +445,13 @@ static void share_token(mmc_client *client, int authenticated) {
 static int obtain_token(mmc_client *client, mmc_result *result, int after_rejection) {
     if (!has_cache(client))
         return authenticate(client, result);
-    if (take_shared_token(client, after_rejection))
+    int taken = take_shared_token(client, after_rejection);
+    if (taken == 1)
         return 0;
+    if (taken < 0) {
+        mmc_buffer_append_string(&result->message, "the token store cannot be used");
+        return -1;
+    }
     int outcome = authenticate(client, result);
     share_token(client, outcome == 0);
     return outcome;
