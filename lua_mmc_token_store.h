@@ -24,7 +24,7 @@
 #include "lua_mmc_compat.h"
 #include "src/token_cache.h"
 
-#define MMC_LUA_TOKEN_STORE_YIELDED                                                               \
+#define MMC_LUA_TOKEN_STORE_YIELDED                                                                \
     "mmc: the token store yielded (a cosocket or coroutine.yield), but mmc calls it from inside "  \
     "a C call, where nothing can yield: cosocket stores cannot be called from inside a C call; "   \
     "use ngx.shared in nginx, or mmc.redis_store over LuaSocket in a worker thread"

@@ -14,6 +14,7 @@
 #include "json_scan.h"
 #include "json_write.h"
 #include "message.h"
+#include "redact.h"
 #include "token.h"
 #include "token_cache.h"
 #include "transport.h"
@@ -285,23 +286,30 @@ static int is_success(long status) {
     return status >= 200 && status < 300;
 }
 
-/* Takes `secret` out of the result's message and out of the body it returns (a server may
- * echo what it was sent in an error). */
-static void redact(mmc_client *client, mmc_result *result, const char *secret, size_t length) {
-    mmc_message_redact(&result->message, secret, length);
+/* Takes every part of the call's secrets (the app key, the token, and `extra`, a subscriber
+ * key, when given) out of the result's message and out of the body it returns, however the
+ * server wrote them (redact.h). A body that cannot be shown without one is not returned. */
+static void redact(mmc_client *client, mmc_result *result, const char *extra) {
+    mmc_secret secrets[] = {
+        {client->app_key, client->app_key != NULL ? strlen(client->app_key) : 0},
+        {client->token.value.data, client->token.value.length},
+        {extra, extra != NULL ? strlen(extra) : 0},
+    };
+    size_t count = sizeof secrets / sizeof secrets[0];
+    mmc_redact_text(&result->message, secrets, count);
     mmc_buffer *body = &client->transport.body;
     if (result->body != NULL && result->body == body->data) {
-        mmc_message_redact(body, secret, length);
-        result->body = body->data;
-        result->body_length = body->length;
+        int status = result->body_is_json ? mmc_redact_json(body, secrets, count)
+                                          : mmc_redact_text(body, secrets, count);
+        result->body = status == 0 && body->length > 0 ? body->data : NULL;
+        result->body_length = result->body != NULL ? body->length : 0;
+        result->body_is_json = result->body != NULL && result->body_is_json;
     }
 }
 
 /* The last step of every call: no message or body leaves the core holding a secret. */
 static int finish(mmc_client *client, mmc_result *result, int outcome) {
-    if (client->app_key != NULL)
-        redact(client, result, client->app_key, strlen(client->app_key));
-    redact(client, result, mmc_buffer_text(&client->token.value), client->token.value.length);
+    redact(client, result, NULL);
     return outcome;
 }
 
@@ -334,6 +342,16 @@ static int judge_answer(mmc_result *result, const mmc_response *response) {
     return 0;
 }
 
+/* Wipes the tokens out of an authentication answer, in the client's buffer, once they have
+ * been read: the access token lives in the client alone, and the refresh token (never used)
+ * nowhere. The body returned then reads "accessToken": null. */
+static void wipe_answer_tokens(mmc_client *client, const mmc_result *result) {
+    static const char *const members[] = {"accessToken", "refreshToken"};
+    mmc_buffer *body = &client->transport.body;
+    if (result->body_is_json && result->body == body->data)
+        mmc_redact_drop_members(body->data, body->length, members, 2);
+}
+
 /* One App ID authentication. On success the client holds the new token. It uses buffers of
  * its own, since it may run in the middle of another call whose request is already built. */
 static int authenticate(mmc_client *client, mmc_result *result) {
@@ -357,20 +375,21 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         goto done;
     }
     mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length, 0};
-    if (send_with_retries(client, &request, &response, result, 1) != 0 ||
-        judge_answer(result, &response) != 0)
+    if (send_with_retries(client, &request, &response, result, 1) != 0)
         goto done;
-
-    double lifetime = -1;
-    const char *problem = NULL;
-    mmc_token_forget(&client->token);
-    if (mmc_appauth_read_grant(response.body, response.body_length, unix_now, &token, &lifetime,
-                               &problem) != 0)
-        mmc_buffer_append_string(&result->message, problem);
-    else if (mmc_token_store(&client->token, token.data, token.length, lifetime, sent_at) != 0)
-        mmc_buffer_append_string(&result->message, "out of memory");
-    else
-        outcome = 0;
+    if (judge_answer(result, &response) == 0) {
+        double lifetime = -1;
+        const char *problem = NULL;
+        mmc_token_forget(&client->token);
+        if (mmc_appauth_read_grant(response.body, response.body_length, unix_now, &token, &lifetime,
+                                   &problem) != 0)
+            mmc_buffer_append_string(&result->message, problem);
+        else if (mmc_token_store(&client->token, token.data, token.length, lifetime, sent_at) != 0)
+            mmc_buffer_append_string(&result->message, "out of memory");
+        else
+            outcome = 0;
+    }
+    wipe_answer_tokens(client, result);
 done:
     mmc_buffer_free(&url);
     mmc_buffer_free(&body);
@@ -618,8 +637,8 @@ int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *
     }
     int outcome = call_with_token(client, "POST", result);
     mmc_buffer_clear(body); /* it held the subscriber key */
-    redact(client, result, config->subscriber_key, strlen(config->subscriber_key));
-    return finish(client, result, outcome);
+    redact(client, result, config->subscriber_key);
+    return outcome;
 }
 
 /* Appends ?name=value or &name=value, escaped, when the value is given. */
