@@ -112,7 +112,8 @@ static void check_drop(const char *body, size_t size) {
         const mmc_json_value *value = &fields[i].value;
         int is_null = value->type == MMC_JSON_OTHER && value->length == 4 &&
                       memcmp(value->start, "null", 4) == 0;
-        int is_zero = value->type == MMC_JSON_NUMBER && value->length == 1 && value->start[0] == '0';
+        int is_zero =
+            value->type == MMC_JSON_NUMBER && value->length == 1 && value->start[0] == '0';
         FUZZ_CHECK(value->type == MMC_JSON_ABSENT || is_null || is_zero,
                    "%s still holds a value: %s", members[i], copy);
     }
