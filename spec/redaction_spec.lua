@@ -143,51 +143,60 @@ describe("the authentication answer", function()
     local ACCESS = "access-token-never-a-lua-string-7Hq2"
     local REFRESH = "refresh-token-never-a-lua-string-9Xw4"
 
-    -- Loads mmc afresh with a JSON decoder that records the text it is given (the module makes
-    -- its decoder from require("cjson").new() when it is loaded), runs fn(fresh_mmc), and puts
-    -- everything back. Clients find their methods through the registry's "mmc.client"
-    -- metatable, which a second load would reuse: the fresh load gets a metatable of its own
-    -- while fn runs.
-    local function with_recording_mmc(decoded_texts, fn)
-        local real_cjson = require "cjson"
-        local registry = debug.getregistry()
-        local saved_mmc, saved_cjson, saved_meta = package.loaded.mmc, package.loaded.cjson, registry["mmc.client"]
-        package.loaded.mmc, registry["mmc.client"] = nil, nil
-        package.loaded.cjson = setmetatable({
-            new = function()
-                local instance = real_cjson.new()
-                local decode = instance.decode
-                return setmetatable({
-                    decode = function(text)
-                        decoded_texts[#decoded_texts + 1] = text
-                        return decode(text)
-                    end,
-                }, { __index = instance })
+    -- In a fresh interpreter, loads mmc with a JSON decoder that records the text it is given
+    -- (the module makes its decoder from require("cjson").new() when it is loaded), calls
+    -- auth, and returns what it saw: { status, body = {...}, texts = {...} }.
+    local CHILD = [[
+local real_cjson = require "cjson"
+local texts = {}
+package.loaded.cjson = setmetatable({
+    new = function()
+        local instance = real_cjson.new()
+        local decode = instance.decode
+        return setmetatable({
+            decode = function(text)
+                texts[#texts + 1] = text
+                return decode(text)
             end,
-        }, { __index = real_cjson })
-        local ok, err = pcall(function() fn(require "mmc") end)
-        package.loaded.mmc, package.loaded.cjson, registry["mmc.client"] = saved_mmc, saved_cjson, saved_meta
-        assert(ok, err)
+        }, { __index = instance })
+    end,
+}, { __index = real_cjson })
+local mmc = require "mmc"
+local status, err, body = mmc.new({}):auth()
+local seen = {}
+for k, v in pairs(type(body) == "table" and body or {}) do seen[k] = type(v) == "userdata" and "null" or v end
+io.write(real_cjson.encode { status = status or 0, err = err or "", body = seen, texts = texts })
+]]
+    local function auth_in_child()
+        local file = os.tmpname()
+        local f = assert(io.open(file, "w"))
+        f:write("package.cpath = ", ("%q"):format(package.cpath), "\n", CHILD)
+        f:close()
+        local command = ("env %sMMC_APP_ID='%s' MMC_APP_KEY='%s' MMC_ENDPOINT='%s' MMC_CA_FILE='%s' %s %s 2>&1")
+            :format(mock.child_env(), mock.APP_ID, mock.APP_KEY, mock.endpoint, mock.ca_file,
+                    arg and arg[-1] or "lua5.4", file)
+        local pipe = assert(io.popen(command))
+        local output = pipe:read("*a")
+        pipe:close()
+        os.remove(file)
+        local ok, result = pcall(mock.json.decode, output)
+        assert(ok, "the child said: " .. output)
+        return result
     end
 
     it("reaches Lua without its tokens: the text decoded holds neither accessToken nor refreshToken", function()
         mock.setup()
-        local texts = {}
-        with_recording_mmc(texts, function(recording)
-            mock.fail { status = 200, path = mock.APPAUTH,
-                        body = '{"accessToken":"' .. ACCESS .. '","validPeriod":3600,"refreshToken":"'
-                            .. REFRESH .. '","user":{"name":"Mock User"},"tokenType":0}' }
-            local client = recording.new(mock.options())
-            local status, err, body = client:auth()
-            assert.are.equal(200, status, err)
-            assert.is_nil(body.accessToken)
-            assert.is_nil(body.refreshToken)
-            assert.are.equal(3600, body.validPeriod)
-            assert.are.equal("Mock User", body.user.name) -- the rest of the answer is there
-            client:close()
-        end)
-        assert.are.equal(1, #texts, "the answer was not decoded through the recorded decoder")
-        for _, text in ipairs(texts) do
+        mock.fail { status = 200, path = mock.APPAUTH,
+                    body = '{"accessToken":"' .. ACCESS .. '","validPeriod":3600,"refreshToken":"'
+                        .. REFRESH .. '","user":{"name":"Mock User"},"tokenType":0}' }
+        local seen = auth_in_child()
+        assert.are.equal(200, seen.status, seen.err)
+        assert.is_nil(seen.body.accessToken)
+        assert.is_nil(seen.body.refreshToken)
+        assert.are.equal(3600, seen.body.validPeriod)
+        assert.are.equal("Mock User", seen.body.user.name) -- the rest of the answer is there
+        assert.are.equal(1, #seen.texts, "the answer was not decoded through the recorded decoder")
+        for _, text in ipairs(seen.texts) do
             assert.is_nil(text:find(ACCESS, 1, true), "the access token became a Lua string: " .. text)
             assert.is_nil(text:find(REFRESH, 1, true), "the refresh token became a Lua string: " .. text)
         end
