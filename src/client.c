@@ -36,6 +36,7 @@ struct mmc_client {
     const mmc_token_cache *cache; /* shares the token with other clients; NULL: none */
     mmc_buffer cache_key;         /* empty without an app key */
     mmc_buffer cache_value;       /* the token as last loaded from or saved to the cache */
+    mmc_redactor redactor;        /* the secrets last redacted, prepared (redact.h) */
     mmc_buffer url;               /* scratch: the URL of the request being made */
     mmc_buffer request;           /* scratch: its body */
 };
@@ -144,6 +145,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     mmc_buffer_init(&client->cache_value);
     mmc_buffer_init(&client->url);
     mmc_buffer_init(&client->request);
+    mmc_redactor_init(&client->redactor);
     client->sp_mode = config->sp_mode;
     client->timeout = config->timeout;
     client->retries = config->retries;
@@ -196,6 +198,7 @@ void mmc_client_free(mmc_client *client) {
     mmc_buffer_free(&client->cache_value);
     mmc_buffer_free(&client->url);
     mmc_buffer_free(&client->request);
+    mmc_redactor_free(&client->redactor);
     free_secret(client->app_key);
     free_secret(client->app_id);
     free_secret(client->user_id);
@@ -295,14 +298,23 @@ static void redact(mmc_client *client, mmc_result *result, const char *extra) {
         {client->token.value.data, client->token.value.length},
         {extra, extra != NULL ? strlen(extra) : 0},
     };
-    size_t count = sizeof secrets / sizeof secrets[0];
-    mmc_redact_text(&result->message, secrets, count);
     mmc_buffer *body = &client->transport.body;
-    if (result->body != NULL && result->body == body->data) {
-        int status = result->body_is_json ? mmc_redact_json(body, secrets, count)
-                                          : mmc_redact_text(body, secrets, count);
-        result->body = status == 0 && body->length > 0 ? body->data : NULL;
-        result->body_length = result->body != NULL ? body->length : 0;
+    int owns_body = result->body != NULL && result->body == body->data;
+    if (mmc_redactor_prepare(&client->redactor, secrets, sizeof secrets / sizeof secrets[0]) != 0) {
+        /* Out of memory: nothing that may hold a secret is handed back. */
+        mmc_buffer_clear(&result->message);
+        if (owns_body)
+            mmc_buffer_clear(body);
+    } else {
+        mmc_redactor_text(&client->redactor, &result->message);
+        if (owns_body && result->body_is_json)
+            mmc_redactor_json(&client->redactor, body);
+        else if (owns_body)
+            mmc_redactor_text(&client->redactor, body);
+    }
+    if (owns_body) { /* redacted in place or rebuilt; emptied when withheld */
+        result->body = body->length > 0 ? body->data : NULL;
+        result->body_length = body->length;
         result->body_is_json = result->body != NULL && result->body_is_json;
     }
 }

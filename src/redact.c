@@ -1,5 +1,6 @@
 #include "redact.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,90 +9,149 @@
 #include "json_scan.h"
 #include "json_write.h"
 
-/* What to look for: every MMC_REDACT_FRAGMENT-byte piece of the longer secrets, sorted so that
- * a lookup is a binary search, and the shorter secrets as they are. */
-typedef struct fragment_set {
-    mmc_buffer pieces; /* piece_count records of MMC_REDACT_FRAGMENT bytes, sorted */
-    size_t piece_count;
-    unsigned char starts[256]; /* 1 for a byte that begins some piece */
-    const mmc_secret *secrets;
-    size_t count;
-    int short_secrets; /* some secret is matched whole (shorter than a fragment) */
-} fragment_set;
-
-static int compare_pieces(const void *a, const void *b) {
-    return memcmp(a, b, MMC_REDACT_FRAGMENT);
-}
-
 static int is_secret(const mmc_secret *secret) {
     return secret->data != NULL && secret->length >= MMC_REDACT_MIN_SECRET;
 }
 
-/* 0, or -1 when memory ran out. The set holds copies of secret bytes: fragment_set_free wipes
- * them. */
-static int fragment_set_init(fragment_set *set, const mmc_secret *secrets, size_t count) {
-    memset(set, 0, sizeof *set);
-    mmc_buffer_init(&set->pieces);
-    set->secrets = secrets;
-    set->count = count;
+static uint64_t load_piece(const char *text) {
+    uint64_t piece;
+    memcpy(&piece, text, sizeof piece);
+    return piece;
+}
+
+/* The first slot to look at for a piece (Fibonacci hashing). */
+static size_t home_slot(const mmc_redactor *redactor, uint64_t piece) {
+    return (size_t)((piece * 0x9E3779B97F4A7C15ull) >> redactor->shift);
+}
+
+void mmc_redactor_init(mmc_redactor *redactor) {
+    memset(redactor, 0, sizeof *redactor);
+    mmc_buffer_init(&redactor->kept);
+}
+
+void mmc_redactor_free(mmc_redactor *redactor) {
+    if (redactor->slots != NULL) {
+        OPENSSL_cleanse(redactor->slots, redactor->capacity * sizeof *redactor->slots);
+        free(redactor->slots);
+    }
+    free(redactor->used);
+    mmc_buffer_free(&redactor->kept); /* wipes */
+    mmc_redactor_init(redactor);
+}
+
+/* 1 when the redactor was prepared for exactly these secrets (the ones worth looking for). */
+static int is_prepared_for(const mmc_redactor *redactor, const mmc_secret *secrets, size_t count) {
+    const char *kept = mmc_buffer_text(&redactor->kept), *end = kept + redactor->kept.length;
     for (size_t i = 0; i < count; i++) {
         if (!is_secret(&secrets[i]))
             continue;
-        if (secrets[i].length < MMC_REDACT_FRAGMENT) {
-            set->short_secrets = 1;
-            continue;
-        }
-        for (size_t at = 0; at + MMC_REDACT_FRAGMENT <= secrets[i].length; at++) {
-            if (mmc_buffer_append(&set->pieces, secrets[i].data + at, MMC_REDACT_FRAGMENT) != 0)
-                return -1;
-            set->starts[(unsigned char)secrets[i].data[at]] = 1;
-            set->piece_count++;
-        }
+        size_t length;
+        if ((size_t)(end - kept) < sizeof length)
+            return 0;
+        memcpy(&length, kept, sizeof length);
+        kept += sizeof length;
+        if (length != secrets[i].length || (size_t)(end - kept) < length ||
+            memcmp(kept, secrets[i].data, length) != 0)
+            return 0;
+        kept += length;
     }
-    if (set->piece_count > 1)
-        qsort(set->pieces.data, set->piece_count, MMC_REDACT_FRAGMENT, compare_pieces);
+    return kept == end;
+}
+
+static void add_piece(mmc_redactor *redactor, uint64_t piece) {
+    size_t slot = home_slot(redactor, piece);
+    while (redactor->used[slot] && redactor->slots[slot] != piece)
+        slot = (slot + 1) & (redactor->capacity - 1);
+    redactor->slots[slot] = piece;
+    redactor->used[slot] = 1;
+}
+
+int mmc_redactor_prepare(mmc_redactor *redactor, const mmc_secret *secrets, size_t count) {
+    if (is_prepared_for(redactor, secrets, count))
+        return 0;
+    mmc_redactor_free(redactor);
+    size_t pieces = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!is_secret(&secrets[i]))
+            continue;
+        if (mmc_buffer_append(&redactor->kept, &secrets[i].length, sizeof secrets[i].length) != 0 ||
+            mmc_buffer_append(&redactor->kept, secrets[i].data, secrets[i].length) != 0)
+            goto fail;
+        if (secrets[i].length < MMC_REDACT_FRAGMENT)
+            redactor->has_short = 1;
+        else
+            pieces += secrets[i].length - MMC_REDACT_FRAGMENT + 1;
+    }
+    if (pieces > 0) {
+        /* At most half full, so that a look finds a free slot soon. */
+        redactor->capacity = 16;
+        redactor->shift = 60;
+        while (redactor->capacity < 2 * pieces) {
+            redactor->capacity *= 2;
+            redactor->shift--;
+        }
+        redactor->slots = calloc(redactor->capacity, sizeof *redactor->slots);
+        redactor->used = calloc(redactor->capacity, 1);
+        if (redactor->slots == NULL || redactor->used == NULL)
+            goto fail;
+        for (size_t i = 0; i < count; i++)
+            if (is_secret(&secrets[i]))
+                for (size_t at = 0; at + MMC_REDACT_FRAGMENT <= secrets[i].length; at++)
+                    add_piece(redactor, load_piece(secrets[i].data + at));
+    }
     return 0;
+fail:
+    mmc_redactor_free(redactor);
+    return -1;
 }
 
-static void fragment_set_free(fragment_set *set) {
-    mmc_buffer_free(&set->pieces); /* wipes */
-    OPENSSL_cleanse(set->starts, sizeof set->starts);
-}
-
-static int fragment_set_is_empty(const fragment_set *set) {
-    return set->piece_count == 0 && !set->short_secrets;
+static int is_empty(const mmc_redactor *redactor) {
+    return redactor->kept.length == 0;
 }
 
 /* The length of the longest fragment that starts at `text` (of `available` bytes), or 0. */
-static size_t fragment_at(const fragment_set *set, const char *text, size_t available) {
+static size_t fragment_at(const mmc_redactor *redactor, const char *text, size_t available) {
     size_t found = 0;
-    if (set->piece_count > 0 && available >= MMC_REDACT_FRAGMENT &&
-        set->starts[(unsigned char)text[0]] &&
-        bsearch(text, set->pieces.data, set->piece_count, MMC_REDACT_FRAGMENT, compare_pieces))
-        found = MMC_REDACT_FRAGMENT;
-    if (set->short_secrets) {
-        for (size_t i = 0; i < set->count; i++) {
-            const mmc_secret *secret = &set->secrets[i];
-            if (is_secret(secret) && secret->length < MMC_REDACT_FRAGMENT &&
-                secret->length > found && secret->length <= available &&
-                memcmp(text, secret->data, secret->length) == 0)
-                found = secret->length;
+    if (redactor->capacity > 0 && available >= MMC_REDACT_FRAGMENT) {
+        uint64_t piece = load_piece(text);
+        for (size_t slot = home_slot(redactor, piece); redactor->used[slot];
+             slot = (slot + 1) & (redactor->capacity - 1)) {
+            if (redactor->slots[slot] == piece) {
+                found = MMC_REDACT_FRAGMENT;
+                break;
+            }
+        }
+    }
+    if (redactor->has_short) {
+        const char *kept = redactor->kept.data, *end = kept + redactor->kept.length;
+        while (kept < end) {
+            size_t length;
+            memcpy(&length, kept, sizeof length);
+            kept += sizeof length;
+            if (length < MMC_REDACT_FRAGMENT && length > found && length <= available &&
+                memcmp(text, kept, length) == 0)
+                found = length;
+            kept += length;
         }
     }
     return found;
 }
 
-static int set_contains(const fragment_set *set, const char *text, size_t length) {
+int mmc_redactor_contains(const mmc_redactor *redactor, const char *text, size_t length) {
+    if (is_empty(redactor))
+        return 0;
     for (size_t at = 0; at < length; at++)
-        if (fragment_at(set, text + at, length - at) > 0)
+        if (fragment_at(redactor, text + at, length - at) > 0)
             return 1;
     return 0;
 }
 
 int mmc_redact_contains(const char *text, size_t length, const mmc_secret *secrets, size_t count) {
-    fragment_set set;
-    int found = fragment_set_init(&set, secrets, count) == 0 && set_contains(&set, text, length);
-    fragment_set_free(&set);
+    mmc_redactor redactor;
+    mmc_redactor_init(&redactor);
+    int found = mmc_redactor_prepare(&redactor, secrets, count) == 0 &&
+                mmc_redactor_contains(&redactor, text, length);
+    mmc_redactor_free(&redactor);
     return found;
 }
 
@@ -102,21 +162,21 @@ static int is_continuation(char c) {
 /* One pass over `text`: each run of bytes covered by fragments (overlapping or adjacent ones
  * joined), widened to whole UTF-8 characters, becomes the marker. Sets *changed when it replaced
  * any. */
-static int redact_pass(const fragment_set *set, mmc_buffer *text, int *changed) {
+static int redact_pass(const mmc_redactor *redactor, mmc_buffer *text, int *changed) {
     const char *data = mmc_buffer_text(text);
     size_t length = text->length, copied = 0;
     mmc_buffer out;
     mmc_buffer_init(&out);
     *changed = 0;
     for (size_t at = 0; at < length;) {
-        size_t found = fragment_at(set, data + at, length - at);
+        size_t found = fragment_at(redactor, data + at, length - at);
         if (found == 0) {
             at++;
             continue;
         }
         size_t start = at, end = at + found;
         for (size_t next = at + 1; next < end; next++) {
-            size_t more = fragment_at(set, data + next, length - next);
+            size_t more = fragment_at(redactor, data + next, length - next);
             if (more > 0 && next + more > end)
                 end = next + more;
         }
@@ -149,10 +209,10 @@ fail:
 /* Passes again while a fragment is found: a marker put in may join its neighbours into a new
  * one (a secret with '*' in it). Each pass that changes anything makes the text shorter (a
  * run is at least MMC_REDACT_MIN_SECRET bytes, the marker 3), so this ends. */
-static int redact_with(const fragment_set *set, mmc_buffer *text) {
+static int redact_with(const mmc_redactor *redactor, mmc_buffer *text) {
     int changed = 1;
     while (changed) {
-        if (redact_pass(set, text, &changed) != 0) {
+        if (redact_pass(redactor, text, &changed) != 0) {
             mmc_buffer_clear(text);
             return -1;
         }
@@ -160,14 +220,21 @@ static int redact_with(const fragment_set *set, mmc_buffer *text) {
     return 0;
 }
 
+int mmc_redactor_text(const mmc_redactor *redactor, mmc_buffer *text) {
+    if (text->length == 0 || is_empty(redactor))
+        return 0;
+    return redact_with(redactor, text);
+}
+
 int mmc_redact_text(mmc_buffer *text, const mmc_secret *secrets, size_t count) {
-    fragment_set set;
-    int status = -1;
-    if (fragment_set_init(&set, secrets, count) == 0)
-        status = fragment_set_is_empty(&set) ? 0 : redact_with(&set, text);
-    else
+    mmc_redactor redactor;
+    mmc_redactor_init(&redactor);
+    int status = mmc_redactor_prepare(&redactor, secrets, count) == 0
+                     ? mmc_redactor_text(&redactor, text)
+                     : -1;
+    if (status != 0)
         mmc_buffer_clear(text);
-    fragment_set_free(&set);
+    mmc_redactor_free(&redactor);
     return status;
 }
 
@@ -191,7 +258,7 @@ static int is_number_byte(char c) {
 /* Appends the JSON string whose (escaped) contents are `raw`, redacted: unchanged when it
  * holds no fragment, decoded, redacted and written back when it does, or the marker when even
  * that would show one. */
-static int append_redacted_string(const fragment_set *set, mmc_buffer *out, const char *raw,
+static int append_redacted_string(const mmc_redactor *redactor, mmc_buffer *out, const char *raw,
                                   size_t raw_length) {
     mmc_buffer decoded, encoded;
     mmc_buffer_init(&decoded);
@@ -200,15 +267,15 @@ static int append_redacted_string(const fragment_set *set, mmc_buffer *out, cons
     int status = -1;
     if (mmc_json_string_value(&value, &decoded) != 0)
         goto done;
-    if (!set_contains(set, raw, raw_length) &&
-        !set_contains(set, mmc_buffer_text(&decoded), decoded.length)) {
+    if (!mmc_redactor_contains(redactor, raw, raw_length) &&
+        !mmc_redactor_contains(redactor, mmc_buffer_text(&decoded), decoded.length)) {
         status = mmc_buffer_append(out, raw - 1, raw_length + 2); /* with its quotes */
         goto done;
     }
-    if (redact_with(set, &decoded) != 0 ||
+    if (redact_with(redactor, &decoded) != 0 ||
         mmc_json_append_string(&encoded, mmc_buffer_text(&decoded), decoded.length) != 0)
         goto done;
-    if (set_contains(set, mmc_buffer_text(&encoded), encoded.length))
+    if (mmc_redactor_contains(redactor, mmc_buffer_text(&encoded), encoded.length))
         status = mmc_buffer_append_string(out, "\"" MMC_REDACT_MARKER "\"");
     else
         status = mmc_buffer_append(out, encoded.data, encoded.length);
@@ -220,7 +287,7 @@ done:
 
 /* Writes the redacted copy of `json` into `out`: strings and numbers are redacted one by one,
  * everything else (structure, literals, space) is copied. 0 or -1. */
-static int redact_json_into(const fragment_set *set, const char *json, size_t length,
+static int redact_json_into(const mmc_redactor *redactor, const char *json, size_t length,
                             mmc_buffer *out) {
     size_t copied = 0;
     for (size_t at = 0; at < length;) {
@@ -229,14 +296,14 @@ static int redact_json_into(const fragment_set *set, const char *json, size_t le
             if (end >= length)
                 return -1; /* not the strict JSON promised */
             if (mmc_buffer_append(out, json + copied, at - copied) != 0 ||
-                append_redacted_string(set, out, json + at + 1, end - at - 1) != 0)
+                append_redacted_string(redactor, out, json + at + 1, end - at - 1) != 0)
                 return -1;
             copied = at = end + 1;
         } else if (is_number_byte(json[at])) {
             size_t end = at;
             while (end < length && is_number_byte(json[end]))
                 end++;
-            if (set_contains(set, json + at, end - at)) {
+            if (mmc_redactor_contains(redactor, json + at, end - at)) {
                 if (mmc_buffer_append(out, json + copied, at - copied) != 0 ||
                     mmc_buffer_append_string(out, "\"" MMC_REDACT_MARKER "\"") != 0)
                     return -1;
@@ -250,23 +317,20 @@ static int redact_json_into(const fragment_set *set, const char *json, size_t le
     return mmc_buffer_append(out, json + copied, length - copied);
 }
 
-int mmc_redact_json(mmc_buffer *json, const mmc_secret *secrets, size_t count) {
-    fragment_set set;
+int mmc_redactor_json(const mmc_redactor *redactor, mmc_buffer *json) {
+    if (json->length == 0 || is_empty(redactor))
+        return 0;
+    const char *text = mmc_buffer_text(json);
+    /* Without an escape every string reads as written: no fragment in the bytes, none at all. */
+    if (memchr(text, '\\', json->length) == NULL &&
+        !mmc_redactor_contains(redactor, text, json->length))
+        return 0;
     mmc_buffer out;
     mmc_buffer_init(&out);
     int status = -1;
-    if (fragment_set_init(&set, secrets, count) != 0)
+    if (redact_json_into(redactor, text, json->length, &out) != 0)
         goto done;
-    const char *text = mmc_buffer_text(json);
-    /* Without an escape every string reads as written: no fragment in the bytes, none at all. */
-    if (fragment_set_is_empty(&set) ||
-        (memchr(text, '\\', json->length) == NULL && !set_contains(&set, text, json->length))) {
-        status = 0;
-        goto done;
-    }
-    if (redact_json_into(&set, text, json->length, &out) != 0)
-        goto done;
-    if (set_contains(&set, mmc_buffer_text(&out), out.length)) {
+    if (mmc_redactor_contains(redactor, mmc_buffer_text(&out), out.length)) {
         status = 1; /* a fragment spread over the syntax itself: nothing of it is shown */
         goto done;
     }
@@ -278,7 +342,18 @@ done:
     if (status != 0)
         mmc_buffer_clear(json);
     mmc_buffer_free(&out);
-    fragment_set_free(&set);
+    return status;
+}
+
+int mmc_redact_json(mmc_buffer *json, const mmc_secret *secrets, size_t count) {
+    mmc_redactor redactor;
+    mmc_redactor_init(&redactor);
+    int status = mmc_redactor_prepare(&redactor, secrets, count) == 0
+                     ? mmc_redactor_json(&redactor, json)
+                     : -1;
+    if (status < 0)
+        mmc_buffer_clear(json);
+    mmc_redactor_free(&redactor);
     return status;
 }
 

@@ -24,6 +24,7 @@
 #define MMC_REDACT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buffer.h"
 
@@ -35,6 +36,30 @@ typedef struct mmc_secret {
     const char *data; /* NULL or shorter than MMC_REDACT_MIN_SECRET: not a secret to look for */
     size_t length;
 } mmc_secret;
+
+/* The secrets, prepared for looking: each MMC_REDACT_FRAGMENT-byte piece of the longer ones
+ * in a hash table, the shorter ones as they are. It holds copies of the secrets, wiped when it
+ * is freed or prepared anew. A client keeps one, so that a call only looks. */
+typedef struct mmc_redactor {
+    mmc_buffer kept;     /* the secrets prepared for: each as its length, then its bytes */
+    uint64_t *slots;     /* the pieces, as 8-byte integers */
+    unsigned char *used; /* 1 for a slot that holds a piece */
+    size_t capacity;     /* slots: a power of 2, or 0 for none */
+    unsigned int shift;  /* 64 - log2(capacity) */
+    int has_short;       /* some secret is shorter than a fragment */
+} mmc_redactor;
+
+void mmc_redactor_init(mmc_redactor *redactor);
+void mmc_redactor_free(mmc_redactor *redactor);
+
+/* Prepares for `secrets` (cheap when they are the ones already prepared for). 0, or -1 when
+ * memory ran out: the redactor is then empty. */
+int mmc_redactor_prepare(mmc_redactor *redactor, const mmc_secret *secrets, size_t count);
+
+/* As mmc_redact_contains, mmc_redact_text and mmc_redact_json below, with prepared secrets. */
+int mmc_redactor_contains(const mmc_redactor *redactor, const char *text, size_t length);
+int mmc_redactor_text(const mmc_redactor *redactor, mmc_buffer *text);
+int mmc_redactor_json(const mmc_redactor *redactor, mmc_buffer *json);
 
 /* 1 when `text` holds a fragment of one of the secrets, else 0. */
 int mmc_redact_contains(const char *text, size_t length, const mmc_secret *secrets, size_t count);
