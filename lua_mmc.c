@@ -97,8 +97,10 @@ static void check_option_names(lua_State *L, int arg) {
     }
 }
 
-/* A string option from the table, else from its environment variable, else NULL. The Lua
- * string stays alive while the options table is on the stack. */
+/* A string option from the table, else from its environment variable, else NULL. Leaves the
+ * value read from the table on the stack, where it anchors the string: the table need not
+ * hold it (an __index may compute it), and reading the next option runs Lua code that may
+ * collect garbage. */
 static const char *string_option(lua_State *L, int arg, const char *name) {
     const char *value = NULL;
     size_t length = 0;
@@ -108,7 +110,6 @@ static const char *string_option(lua_State *L, int arg, const char *name) {
         if (strlen(value) != length)
             luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must not contain NUL", name));
     }
-    lua_pop(L, 1);
     const option_spec *spec = find_option(name);
     if (value == NULL && spec != NULL && spec->environment != NULL) {
         value = getenv(spec->environment);
@@ -154,8 +155,11 @@ static const char *problem_variable(lua_State *L, int arg, const char *problem) 
 
 /* Builds a client from the options table at `arg` (or none, when it is nil) and the
  * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when it
- * was given in the table, else naming the environment variable it came from. */
+ * was given in the table, else naming the environment variable it came from. The option
+ * strings stay on the stack until mmc_client_new has copied them. */
 static void push_new_client(lua_State *L, int arg) {
+    int top = lua_gettop(L);
+    luaL_checkstack(L, 16, "mmc: no room on the Lua stack for the options");
     int from_environment_only = lua_isnoneornil(L, arg);
     if (lua_isnoneornil(L, arg)) {
         lua_newtable(L);
@@ -217,6 +221,9 @@ static void push_new_client(lua_State *L, int arg) {
         luaL_argerror(L, arg, lua_tostring(L, -1));
     }
     mmc_buffer_free(&problem);
+    /* The client copied the options: only it stays pushed. */
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
 }
 
 /* ---- clients ---------------------------------------------------------------------------- */
@@ -363,11 +370,16 @@ static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) 
     return client;
 }
 
-static void end_call(call_context *call) {
-    if (call->has_store)
-        mmc_lua_token_store_unbind(&call->store);
+/* Ends the call begun by begin_call; the client is ready for another. Raises (after freeing
+ * the result) when its token store turned out to be one that can never work here. */
+static void end_call(lua_State *L, call_context *call, mmc_result *result) {
+    int store_yielded = call->has_store && mmc_lua_token_store_unbind(&call->store);
     mmc_client_use_token_cache(call->box->client, NULL);
     call->box->busy = 0;
+    if (store_yielded) {
+        mmc_result_free(result);
+        luaL_error(L, "%s", MMC_LUA_TOKEN_STORE_YIELDED);
+    }
 }
 
 static int do_auth(lua_State *L, int client_arg) {
@@ -376,7 +388,7 @@ static int do_auth(lua_State *L, int client_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_auth(client, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -420,20 +432,23 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_set_webhook_status(client, id, id_length, (int)status, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
 /* Raises unless the value at `arg` is nil/none (when `optional`) or a table whose keys are
- * all among `names` with string values; reads them into `values`. The strings stay valid
- * while the table is on the stack. */
+ * all among `names` with string values; reads them into `values`. Pushes one value: a table
+ * holding those strings, which keeps them alive while it stays on the stack, whatever Lua code
+ * (a token store, say) does to the caller's table in the meantime. */
 static void read_string_table(lua_State *L, int arg, const char *const *names, const char **values,
                               size_t count, int optional) {
     for (size_t i = 0; i < count; i++)
         values[i] = NULL;
+    lua_createtable(L, (int)count, 0);
     if (optional && lua_isnoneornil(L, arg))
         return;
     luaL_checktype(L, arg, LUA_TTABLE);
+    int anchors = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, arg) != 0) {
         size_t i = count;
@@ -453,7 +468,7 @@ static void read_string_table(lua_State *L, int arg, const char *const *names, c
         values[i] = lua_tolstring(L, -1, &length);
         if (strlen(values[i]) != length)
             luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must not contain NUL", names[i]));
-        lua_pop(L, 1);
+        lua_rawseti(L, anchors, (int)i + 1);
     }
 }
 
@@ -472,7 +487,7 @@ static int do_set_webhook_config(lua_State *L, int client_arg, int config_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_set_webhook_config(client, &config, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -517,7 +532,7 @@ static int do_get_webhook_config(lua_State *L, int client_arg, int filter_arg) {
     mmc_result result;
     mmc_result_init(&result);
     int outcome = mmc_client_get_webhook_config(client, values[0], values[1], &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     int count = push_result(L, &result);
     if (outcome == 0 && count == 3 && lua_istable(L, -1))
         reshape_webhook_config(L);
@@ -532,7 +547,7 @@ static int do_delete_webhook_config(lua_State *L, int client_arg, int id_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_delete_webhook_config(client, id, id_length, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 
@@ -542,7 +557,7 @@ static int do_logout(lua_State *L, int client_arg) {
     mmc_result result;
     mmc_result_init(&result);
     mmc_client_logout(client, &result);
-    end_call(&call);
+    end_call(L, &call, &result);
     return push_result(L, &result);
 }
 

@@ -45,14 +45,28 @@ static int call_store_method(lua_State *L) {
     return 2;
 }
 
+/* 1 when the error at the top of the stack is Lua refusing a yield. Its wording differs:
+ * "attempt to yield across metamethod/C-call boundary" (5.1), "... across C-call boundary"
+ * (LuaJIT, OpenResty), "... across a C-call boundary" and "attempt to yield from outside a
+ * coroutine" (5.2 to 5.4). */
+static int is_yield_error(lua_State *L) {
+    const char *message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    return message != NULL && strstr(message, "attempt to yield") != NULL;
+}
+
 /* Calls the method and leaves one value on the stack: its first result, or nil when it
- * raised or does not exist. */
+ * raised or does not exist. Once a method tried to yield, none is called again. */
 static store_outcome store_call(mmc_lua_token_store *binding, const store_request *request) {
     lua_State *L = binding->L;
+    if (binding->yielded) {
+        lua_pushnil(L);
+        return STORE_RAISED;
+    }
     lua_pushcfunction(L, call_store_method);
     lua_pushvalue(L, binding->store);
     lua_pushlightuserdata(L, (void *)request);
     if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
+        binding->yielded |= is_yield_error(L);
         lua_pop(L, 1);
         lua_pushnil(L);
         return STORE_RAISED;
@@ -101,18 +115,23 @@ static void release_lock(mmc_lua_token_store *binding) {
 }
 
 /* The core's load: the store's token if it has one; otherwise the lock, or a wait for the
- * client holding it (taking the lock over when it lets go without sharing a token). */
+ * client holding it (taking the lock over when it lets go without sharing a token). -1 as
+ * soon as the store yielded: the call must fail rather than log in without it. */
 static int store_load(void *context, const char *key, const char *stale, double may_wait,
                       mmc_buffer *value) {
     mmc_lua_token_store *binding = context;
     if (store_get(binding, key, stale, value))
         return 1;
+    if (binding->yielded)
+        return -1;
     if (snprintf(binding->lock_key, sizeof binding->lock_key, "%s%s", key, LOCK_SUFFIX) >=
         (int)sizeof binding->lock_key)
         return 0;
     double give_up = mmc_clock_monotonic() + may_wait;
     for (;;) {
         int lock = take_lock(binding);
+        if (binding->yielded)
+            return -1;
         if (lock == 1) {
             binding->holds_lock = 1;
             /* The client that held the lock may have shared its token and let go between our
@@ -121,7 +140,7 @@ static int store_load(void *context, const char *key, const char *stale, double 
                 release_lock(binding);
                 return 1;
             }
-            return 0;
+            return binding->yielded ? -1 : 0;
         }
         if (lock == -1)
             return 0;
@@ -131,6 +150,8 @@ static int store_load(void *context, const char *key, const char *stale, double 
         mmc_clock_sleep(left < POLL_INTERVAL ? left : POLL_INTERVAL);
         if (store_get(binding, key, stale, value))
             return 1;
+        if (binding->yielded)
+            return -1;
     }
 }
 
@@ -201,11 +222,13 @@ const mmc_token_cache *mmc_lua_token_store_bind(mmc_lua_token_store *binding, lu
     binding->store = mmc_compat_absindex(L, store);
     binding->lock_ttl = lock_ttl;
     binding->holds_lock = 0;
+    binding->yielded = 0;
     binding->lock_key[0] = '\0';
     return &binding->cache;
 }
 
-void mmc_lua_token_store_unbind(mmc_lua_token_store *binding) {
+int mmc_lua_token_store_unbind(mmc_lua_token_store *binding) {
     release_lock(binding);
     binding->L = NULL;
+    return binding->yielded;
 }

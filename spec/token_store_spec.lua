@@ -317,3 +317,70 @@ describe("a token store", function()
             "bad argument #1 to 'new' (option 'token_store' cannot be indexed)")
     end)
 end)
+
+-- A store whose methods yield: a cosocket store (lua-resty-redis over ngx.socket.tcp) or any
+-- method that calls coroutine.yield. mmc calls the store from inside a C call, where nothing
+-- can yield, so such a store can never work: it is refused with an error that says so, rather
+-- than caught as a failing store (which would make every client log in on its own: the token
+-- evictions a store exists to stop). spec/openresty/openresty_cosocket_store_spec.lua does
+-- the same with real cosockets in nginx.
+describe("a token store that yields", function()
+    local EXPLANATION = "cosocket stores cannot be called from inside a C call; use ngx.shared in nginx, "
+        .. "or mmc.redis_store over LuaSocket in a worker thread"
+    before_each(function() mock.setup() end)
+
+    local function yielding_store(yields)
+        local store = { calls = 0 }
+        function store:get()
+            self.calls = self.calls + 1
+            if yields() then coroutine.yield() end
+            return nil
+        end
+        function store:set() return true end
+        return store
+    end
+
+    it("is refused with an error naming the problem, before anything is sent", function()
+        local client = mmc.new(mock.options { token_store = yielding_store(function() return true end) })
+        local thread = coroutine.create(function()
+            return client:set_webhook_status(mock.WEBHOOK_ID, mmc.LOCK)
+        end)
+        local ok, err = coroutine.resume(thread)
+        assert.is_false(ok, "the call did not raise")
+        assert.is_truthy(tostring(err):find(EXPLANATION, 1, true), err)
+        assert.matches("token store", err)
+        -- outside a coroutine (Lua 5.2+: "attempt to yield from outside a coroutine")
+        local ok_main, err_main = pcall(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.LOCK)
+        assert.is_false(ok_main)
+        assert.is_truthy(tostring(err_main):find(EXPLANATION, 1, true), err_main)
+        assert.are.equal(0, #mock.requests()) -- no login, no request: nothing was done silently
+    end)
+
+    it("leaves the client usable: the call that refused it is over", function()
+        local first = true
+        local store = yielding_store(function()
+            local yields = first
+            first = false
+            return yields
+        end)
+        local client = mmc.new(mock.options { token_store = store })
+        local ok, err = coroutine.resume(coroutine.create(function()
+            return client:set_webhook_status(mock.WEBHOOK_ID, mmc.DISABLE)
+        end))
+        assert.is_false(ok)
+        assert.is_truthy(tostring(err):find(EXPLANATION, 1, true), err)
+        -- not "in a call already": the next call runs, and uses the store
+        assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
+        assert.are.equal(2, store.calls)
+        client:close()
+    end)
+
+    it("is refused when set is the method that yields (an explicit auth shares its token first)", function()
+        local store = { get = function() return nil end, set = function() coroutine.yield() end }
+        local client = mmc.new(mock.options { token_store = store })
+        local ok, err = coroutine.resume(coroutine.create(function() return client:auth() end))
+        assert.is_false(ok)
+        assert.is_truthy(tostring(err):find(EXPLANATION, 1, true), err)
+        client:close()
+    end)
+end)

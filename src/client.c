@@ -17,6 +17,7 @@
 #include "json_scan.h"
 #include "json_write.h"
 #include "message.h"
+#include "redact.h"
 #include "token.h"
 #include "token_cache.h"
 #include "transport.h"
@@ -38,6 +39,7 @@ struct mmc_client {
     const mmc_token_cache *cache; /* shares the token with other clients; NULL: none */
     mmc_buffer cache_key;         /* empty without an app key */
     mmc_buffer cache_value;       /* the token as last loaded from or saved to the cache */
+    mmc_redactor redactor;        /* the secrets last redacted, prepared (redact.h) */
     mmc_buffer url;               /* scratch: the URL of the request being made */
     mmc_buffer request;           /* scratch: its body */
 };
@@ -229,6 +231,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     mmc_buffer_init(&client->cache_value);
     mmc_buffer_init(&client->url);
     mmc_buffer_init(&client->request);
+    mmc_redactor_init(&client->redactor);
     client->sp_mode = config->sp_mode;
     client->timeout = config->timeout;
     client->retries = config->retries;
@@ -281,6 +284,7 @@ void mmc_client_free(mmc_client *client) {
     mmc_buffer_free(&client->cache_value);
     mmc_buffer_free(&client->url);
     mmc_buffer_free(&client->request);
+    mmc_redactor_free(&client->redactor);
     free_secret(client->app_key);
     free_secret(client->app_id);
     free_secret(client->user_id);
@@ -371,23 +375,39 @@ static int is_success(long status) {
     return status >= 200 && status < 300;
 }
 
-/* Takes `secret` out of the result's message and out of the body it returns (a server may
- * echo what it was sent in an error). */
-static void redact(mmc_client *client, mmc_result *result, const char *secret, size_t length) {
-    mmc_message_redact(&result->message, secret, length);
+/* Takes every part of the call's secrets (the app key, the token, and `extra`, a subscriber
+ * key, when given) out of the result's message and out of the body it returns, however the
+ * server wrote them (redact.h). A body that cannot be shown without one is not returned. */
+static void redact(mmc_client *client, mmc_result *result, const char *extra) {
+    mmc_secret secrets[] = {
+        {client->app_key, client->app_key != NULL ? strlen(client->app_key) : 0},
+        {client->token.value.data, client->token.value.length},
+        {extra, extra != NULL ? strlen(extra) : 0},
+    };
     mmc_buffer *body = &client->transport.body;
-    if (result->body != NULL && result->body == body->data) {
-        mmc_message_redact(body, secret, length);
-        result->body = body->data;
+    int owns_body = result->body != NULL && result->body == body->data;
+    if (mmc_redactor_prepare(&client->redactor, secrets, sizeof secrets / sizeof secrets[0]) != 0) {
+        /* Out of memory: nothing that may hold a secret is handed back. */
+        mmc_buffer_clear(&result->message);
+        if (owns_body)
+            mmc_buffer_clear(body);
+    } else {
+        mmc_redactor_text(&client->redactor, &result->message);
+        if (owns_body && result->body_is_json)
+            mmc_redactor_json(&client->redactor, body);
+        else if (owns_body)
+            mmc_redactor_text(&client->redactor, body);
+    }
+    if (owns_body) { /* redacted in place or rebuilt; emptied when withheld */
+        result->body = body->length > 0 ? body->data : NULL;
         result->body_length = body->length;
+        result->body_is_json = result->body != NULL && result->body_is_json;
     }
 }
 
 /* The last step of every call: no message or body leaves the core holding a secret. */
 static int finish(mmc_client *client, mmc_result *result, int outcome) {
-    if (client->app_key != NULL)
-        redact(client, result, client->app_key, strlen(client->app_key));
-    redact(client, result, mmc_buffer_text(&client->token.value), client->token.value.length);
+    redact(client, result, NULL);
     return outcome;
 }
 
@@ -420,6 +440,16 @@ static int judge_answer(mmc_result *result, const mmc_response *response) {
     return 0;
 }
 
+/* Wipes the tokens out of an authentication answer, in the client's buffer, once they have
+ * been read: the access token lives in the client alone, and the refresh token (never used)
+ * nowhere. The body returned then reads "accessToken": null. */
+static void wipe_answer_tokens(mmc_client *client, const mmc_result *result) {
+    static const char *const members[] = {"accessToken", "refreshToken"};
+    mmc_buffer *body = &client->transport.body;
+    if (result->body_is_json && result->body == body->data)
+        mmc_redact_drop_members(body->data, body->length, members, 2);
+}
+
 /* One App ID authentication. On success the client holds the new token. It uses buffers of
  * its own, since it may run in the middle of another call whose request is already built. */
 static int authenticate(mmc_client *client, mmc_result *result) {
@@ -448,19 +478,19 @@ static int authenticate(mmc_client *client, mmc_result *result) {
     if (judge_answer(result, &response) != 0) {
         if (response.status == 401) /* the app id, or the signature made with the app key */
             mmc_buffer_append_string(&result->message, MMC_CREDENTIALS_HINT);
-        goto done;
+    } else {
+        double lifetime = -1;
+        const char *problem = NULL;
+        mmc_token_forget(&client->token);
+        if (mmc_appauth_read_grant(response.body, response.body_length, unix_now, &token, &lifetime,
+                                   &problem) != 0)
+            mmc_buffer_append_string(&result->message, problem);
+        else if (mmc_token_store(&client->token, token.data, token.length, lifetime, sent_at) != 0)
+            mmc_buffer_append_string(&result->message, "out of memory");
+        else
+            outcome = 0;
     }
-
-    double lifetime = -1;
-    const char *problem = NULL;
-    mmc_token_forget(&client->token);
-    if (mmc_appauth_read_grant(response.body, response.body_length, unix_now, &token, &lifetime,
-                               &problem) != 0)
-        mmc_buffer_append_string(&result->message, problem);
-    else if (mmc_token_store(&client->token, token.data, token.length, lifetime, sent_at) != 0)
-        mmc_buffer_append_string(&result->message, "out of memory");
-    else
-        outcome = 0;
+    wipe_answer_tokens(client, result);
 done:
     mmc_buffer_free(&url);
     mmc_buffer_free(&body);
@@ -474,7 +504,8 @@ static int has_cache(const mmc_client *client) {
 }
 
 /* Asks the cache for a token other than the one the server just refused (when
- * `after_rejection`). 1 when the client now holds the cache's token, else 0. */
+ * `after_rejection`). 1 when the client now holds the cache's token, 0 when it has none to
+ * give, -1 when the cache cannot be used. */
 static int take_shared_token(mmc_client *client, int after_rejection) {
     const char *stale =
         after_rejection && client->cache_value.length > 0 ? client->cache_value.data : NULL;
@@ -482,8 +513,11 @@ static int take_shared_token(mmc_client *client, int after_rejection) {
     mmc_buffer value;
     mmc_buffer_init(&value);
     int taken = 0;
-    if (client->cache->load(client->cache->context, client->cache_key.data, stale,
-                            left > 0 ? left / 2 : 0, &value) == 1) {
+    int loaded = client->cache->load(client->cache->context, client->cache_key.data, stale,
+                                     left > 0 ? left / 2 : 0, &value);
+    if (loaded < 0)
+        taken = -1;
+    else if (loaded == 1) {
         const char *token = NULL;
         size_t token_length = 0;
         long long renew_at = 0;
@@ -531,8 +565,13 @@ static void share_token(mmc_client *client, int authenticated) {
 static int obtain_token(mmc_client *client, mmc_result *result, int after_rejection) {
     if (!has_cache(client))
         return authenticate(client, result);
-    if (take_shared_token(client, after_rejection))
+    int taken = take_shared_token(client, after_rejection);
+    if (taken == 1)
         return 0;
+    if (taken < 0) {
+        mmc_buffer_append_string(&result->message, "the token store cannot be used");
+        return -1;
+    }
     int outcome = authenticate(client, result);
     share_token(client, outcome == 0);
     return outcome;
@@ -699,8 +738,8 @@ int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *
     }
     int outcome = call_with_token(client, "POST", result);
     mmc_buffer_clear(body); /* it held the subscriber key */
-    redact(client, result, config->subscriber_key, strlen(config->subscriber_key));
-    return finish(client, result, outcome);
+    redact(client, result, config->subscriber_key);
+    return outcome;
 }
 
 /* Appends ?name=value or &name=value, escaped, when the value is given. */

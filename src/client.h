@@ -17,9 +17,11 @@
  * token before authenticating, and shares every token it obtains (token_cache.h).
  *
  * Results follow one rule: `status` is the HTTP status of the last answer, 0 when no answer
- * arrived; `message` is empty on success and otherwise says what went wrong, never holding
- * the app key or a token; `body` is the last answer's body. This file is Lua-free, so a C
- * test drives the whole flow against the local server.
+ * arrived; `message` is empty on success and otherwise says what went wrong; `body` is the
+ * last answer's body. Neither holds any 8 bytes of the app key, the token or a subscriber key,
+ * however the server echoed them (redact.h): a JSON body has every string checked decoded,
+ * and an authentication answer has its accessToken and refreshToken wiped (they read null).
+ * This file is Lua-free, so a C test drives the whole flow against the local server.
  */
 #ifndef MMC_CLIENT_H
 #define MMC_CLIENT_H
@@ -105,7 +107,8 @@ void mmc_client_free(mmc_client *client);
 /* "app_id" or "app_key" when the client lacks it (calls would fail), else NULL. */
 const char *mmc_client_missing_credential(const mmc_client *client);
 
-/* POST /v2/usg/acs/auth/appauth; on success the client holds the new token. 0 or -1. */
+/* POST /v2/usg/acs/auth/appauth; on success the client holds the new token (and the body, the
+ * answer, holds it no more). 0 or -1. */
 int mmc_client_auth(mmc_client *client, mmc_result *result);
 
 /* PUT .../webhook/change-status?id=<id>&status=<status>. 0 or -1. The id is any byte string of

@@ -1,12 +1,10 @@
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
 #include "message.h"
 
 #include <string.h>
 
 #include "json_scan.h"
 #include "json_write.h"
+#include "redact.h"
 
 int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, size_t limit) {
     size_t kept = length > limit ? limit : length;
@@ -75,40 +73,7 @@ int mmc_message_append_http_error(mmc_buffer *out, long status, const char *body
     return failed ? -1 : 0;
 }
 
-/* One pass of mmc_message_redact. */
-static int redact_once(mmc_buffer *message, const char *secret, size_t secret_length) {
-    const char *text = mmc_buffer_text(message);
-    mmc_buffer redacted;
-    mmc_buffer_init(&redacted);
-    const char *at = text, *end = text + message->length;
-    const char *hit;
-    while ((hit = memmem(at, (size_t)(end - at), secret, secret_length)) != NULL) {
-        if (mmc_buffer_append(&redacted, at, (size_t)(hit - at)) != 0 ||
-            mmc_buffer_append_string(&redacted, "***") != 0)
-            goto fail;
-        at = hit + secret_length;
-    }
-    if (mmc_buffer_append(&redacted, at, (size_t)(end - at)) != 0)
-        goto fail;
-    mmc_buffer_free(message);
-    *message = redacted;
-    return 0;
-fail:
-    /* Never hand back a message that may still hold the secret. */
-    mmc_buffer_free(&redacted);
-    mmc_buffer_clear(message);
-    return -1;
-}
-
-/* Passes again while the secret is found: the "***" put in can rebuild a secret that starts or
- * ends with '*' ("k3y*" in "k3yk3y*"). Each pass makes the text shorter (a secret has at least
- * 4 bytes, "***" 3), so this ends. */
 int mmc_message_redact(mmc_buffer *message, const char *secret, size_t secret_length) {
-    if (secret == NULL || secret_length < 4)
-        return 0;
-    while (message->length >= secret_length &&
-           memmem(mmc_buffer_text(message), message->length, secret, secret_length) != NULL)
-        if (redact_once(message, secret, secret_length) != 0)
-            return -1;
-    return 0;
+    mmc_secret one = {secret, secret_length};
+    return mmc_redact_text(message, &one, 1);
 }

@@ -33,7 +33,9 @@ typedef struct mmc_token_cache {
     /* Looks `key` up and puts the value found into `value`: 1 when one was found that is not
      * `stale` (the value of a token the server just refused, or NULL), else 0. When there is
      * none yet the cache may wait up to `may_wait` seconds for another client that is
-     * authenticating to share one; it returns 0 when the caller should authenticate itself. */
+     * authenticating to share one; it returns 0 when the caller should authenticate itself,
+     * and -1 when the cache cannot be used at all (a misconfiguration, such as a store that can
+     * never answer from inside a C call): the call then fails at once, sending nothing. */
     int (*load)(void *context, const char *key, const char *stale, double may_wait,
                 mmc_buffer *value);
     /* After the caller authenticated: shares `value` for `ttl` seconds (0: no expiry) or, when

@@ -4,16 +4,20 @@
 --   local store = require("mmc.redis_store").new(redis.connect("127.0.0.1", 6379))
 --   local client = mmc.new { app_id = ..., app_key = ..., token_store = store }
 --
--- In OpenResty, a connected lua-resty-redis object works the same way (in a worker thread or
--- a timer; its cosockets cannot run inside a blocking C call, so prefer ngx.shared.DICT
--- there). The store keeps what mmc gives it: the key "mmc:token:<hash>" (no secret in it),
--- the token itself, and a short-lived "<key>:lock" that lets one client log in while the
--- others wait. Anyone who can read this Redis can read the token: protect it accordingly
+-- mmc calls the store from inside a C call, where Lua cannot yield, so the Redis client must
+-- block (redis-lua, over LuaSocket). A cosocket client such as lua-resty-redis can never work,
+-- in any nginx phase, timer or worker thread: mmc refuses it with an error on first use. In
+-- OpenResty, use ngx.shared.DICT (every phase, one nginx), or this module over redis-lua in a
+-- worker thread (ngx.run_worker_thread), where blocking is fine; init_by_lua and
+-- init_worker_by_lua may block too.
+--
+-- The store keeps what mmc gives it: the key "mmc:token:<hash>" (no secret in it), the token
+-- itself, and a short-lived "<key>:lock" that lets one client log in while the others wait.
+-- Anyone who can read this Redis can read the token: protect it accordingly
 -- (requirepass or ACL, bound to a private network, TLS where it crosses one).
 --
--- Errors: redis-lua raises on a broken connection, lua-resty-redis returns nil and a message.
--- mmc calls the store in protected mode and treats either as "no token", so a Redis outage
--- costs one login per client, not a failed call.
+-- Errors: redis-lua raises on a broken connection. mmc calls the store in protected mode and
+-- treats that as "no token", so a Redis outage costs one login per client, not a failed call.
 local redis_store = {}
 
 local Store = {}
@@ -24,7 +28,7 @@ local function is_object(value)
     return kind == "table" or kind == "userdata"
 end
 
---- A store on `redis`, a connected client with get, set and del (redis-lua, lua-resty-redis).
+--- A store on `redis`, a connected blocking client with get, set and del (redis-lua).
 -- options.prefix: put before every key (default "").
 function redis_store.new(redis, options)
     if not is_object(redis) or redis.get == nil or redis.set == nil or redis.del == nil then
@@ -42,7 +46,7 @@ local function milliseconds(ttl)
     return math.max(1, math.ceil(ttl * 1000))
 end
 
--- A string, or nil (redis-lua answers nil for a missing key, lua-resty-redis ngx.null).
+-- A string, or nil (redis-lua answers nil for a missing key; anything else counts as none).
 function Store:get(key)
     local value = self.redis:get(self.prefix .. key)
     if type(value) == "string" then return value end

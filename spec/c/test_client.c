@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../src/client.h"
+#include "../../src/json_scan.h"
 #include "check.h"
 
 #define APP_ID "c-core-app"
@@ -32,6 +33,14 @@ static void authenticates_and_changes_status(void) {
     CHECK(mmc_client_auth(client, &result) == 0);
     CHECK(result.status == 200);
     CHECK(result.message.length == 0);
+    /* The answer handed on (to the Lua face's decoder) holds neither token: both were wiped
+     * in the client's buffer, and read null; the rest of the answer is intact. */
+    mmc_json_field fields[] = {{"accessToken", {0}}, {"refreshToken", {0}}, {"validPeriod", {0}}};
+    CHECK(result.body != NULL && result.body_is_json &&
+          mmc_json_scan(result.body, result.body_length, fields, 3) == MMC_JSON_OK);
+    CHECK(fields[0].value.type == MMC_JSON_OTHER && fields[0].value.length == 4);
+    CHECK(fields[1].value.type == MMC_JSON_OTHER && fields[1].value.length == 4);
+    CHECK(fields[2].value.type == MMC_JSON_NUMBER);
     for (int status = MMC_ENABLE; status <= MMC_LOCK; status++) {
         CHECK(mmc_client_set_webhook_status(client, WEBHOOK_ID, strlen(WEBHOOK_ID), status,
                                             &result) == 0);
