@@ -351,6 +351,19 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
         transport->failure_is_transient = code == CURLE_COULDNT_CONNECT ||
                                           code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
                                           code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE;
+        /* A proxy that refused the tunnel (407, 403, ...) is libcurl's receive error, but
+         * nothing a retry would change. */
+        long connect_code = 0;
+        if (curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+            connect_code >= 300) {
+            transport->failure_is_transient = 0;
+            transport->failure_kind = "proxy failed";
+            const char *detail =
+                transport->curl_error[0] ? transport->curl_error : curl_easy_strerror(code);
+            mmc_buffer_append_string(problem, "proxy failed: ");
+            mmc_message_append_clean(problem, detail, strlen(detail), 256);
+            return -1;
+        }
         describe_failure(transport, code, problem);
         return -1;
     }
