@@ -627,6 +627,17 @@ static const char *call_problem(const mmc_api_call *call) {
     return problem;
 }
 
+/* Appends "?" and the call's query to the URL being built, when it has one. 0 or -1. */
+static int append_call_query(mmc_buffer *url, const mmc_api_call *call) {
+    if (call->query_length == 0 && call->query_pair_count == 0)
+        return 0;
+    if (mmc_buffer_append(url, "?", 1) != 0)
+        return -1;
+    if (call->query_length > 0)
+        return mmc_buffer_append(url, call->query, call->query_length);
+    return mmc_request_build_query(url, call->query_pairs, call->query_pair_count);
+}
+
 /* The body of every operation once its call is described: the call's started (start_call),
  * and what it returns still needs finish(). Every request with a token goes through here. */
 static int make_request(mmc_client *client, const mmc_api_call *call, int may_authenticate,
@@ -641,9 +652,7 @@ static int make_request(mmc_client *client, const mmc_api_call *call, int may_au
         mmc_buffer_clear(&client->request);
     if (mmc_buffer_append_string(&client->url, client->endpoint) != 0 ||
         mmc_buffer_append(&client->url, call->path, call->path_length) != 0 ||
-        (call->query_length > 0 &&
-         (mmc_buffer_append(&client->url, "?", 1) != 0 ||
-          mmc_buffer_append(&client->url, call->query, call->query_length) != 0)) ||
+        append_call_query(&client->url, call) != 0 ||
         (call->body != NULL && call->body != client->request.data &&
          mmc_buffer_append(&client->request, call->body, call->body_length) != 0) ||
         keep_headers(client, call->headers, call->header_count) != 0) {
@@ -679,8 +688,8 @@ int mmc_client_describe_proxy(const mmc_client *client, mmc_buffer *out) {
 
 /* A call on one of the fixed API paths. */
 static mmc_api_call fixed_call(const char *method, const char *path, const mmc_buffer *query) {
-    mmc_api_call call = {method, path, strlen(path), NULL, 0,
-                         NULL,   0,    NULL,         0,    MMC_RETRY_AS_METHOD};
+    mmc_api_call call = {method, path, strlen(path),       NULL, 0, NULL, 0, NULL, 0,
+                         NULL,   0,    MMC_RETRY_AS_METHOD};
     if (query != NULL && query->length > 0) {
         call.query = query->data;
         call.query_length = query->length;

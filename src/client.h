@@ -8,13 +8,14 @@
  * retries once; a second 401 is returned as it is.
  *
  * Retries: an idempotent request (authentication, PUT, GET, DELETE; not the POST that sets a
- * subscription, nor a POST or PATCH of mmc_client_request unless its call allows it) that gets no answer because the connection was refused, reset or closed
- * early, or that is answered 429, 502, 503 or 504, is sent again, up to `retries` times,
- * after an exponential backoff with jitter (MMC_RETRY_BASE_DELAY doubling, times a random
- * factor from 0.5 to 1, at most MMC_RETRY_MAX_DELAY), or after what Retry-After asks. A wait
- * that would end past the call's timeout is not started: the last answer or failure is
- * returned at once. Everything else is returned at once. With a token cache, the client takes a shared
- * token before authenticating, and shares every token it obtains (token_cache.h).
+ * subscription, nor a POST or PATCH of mmc_client_request unless its call allows it) that gets no
+ * answer because the connection was refused, reset or closed early, or that is answered 429, 502,
+ * 503 or 504, is sent again, up to `retries` times, after an exponential backoff with jitter
+ * (MMC_RETRY_BASE_DELAY doubling, times a random factor from 0.5 to 1, at most
+ * MMC_RETRY_MAX_DELAY), or after what Retry-After asks. A wait that would end past the call's
+ * timeout is not started: the last answer or failure is returned at once. Everything else is
+ * returned at once. With a token cache, the client takes a shared token before authenticating, and
+ * shares every token it obtains (token_cache.h).
  *
  * Results follow one rule: `status` is the HTTP status of the last answer, 0 when no answer
  * arrived; `message` is empty on success and otherwise says what went wrong, never holding
@@ -101,6 +102,8 @@ typedef struct mmc_api_call {
     size_t path_length;
     const char *query; /* escaped "name=value&..." without '?', or NULL */
     size_t query_length;
+    mmc_query_pair *query_pairs; /* or these, sorted and escaped here (request.h); or NULL */
+    size_t query_pair_count;
     const char *body; /* sent as it is, or NULL for none */
     size_t body_length;
     const mmc_header *headers; /* extra headers (request.h's rules), or NULL */

@@ -53,6 +53,9 @@ const char *mmc_request_header_problem(const mmc_header *header);
 /* 1 when `name` (of `length` bytes) is `expected`, ignoring ASCII case. */
 int mmc_request_header_is(const char *name, size_t length, const char *expected);
 
+/* The length of the query mmc_request_build_query would make of these pairs. */
+size_t mmc_request_query_length(const mmc_query_pair *pairs, size_t count);
+
 /* Sorts `pairs` (by name, then value, bytewise) and appends them to `out` as
  * name=value&name=value, both sides percent-encoded. 0, or -1 when memory ran out or the
  * result would pass MMC_MAX_QUERY_LENGTH. */
