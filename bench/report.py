@@ -354,7 +354,9 @@ def main():
     m("## How to run")
     m("")
     m("`bench/run` (about 3 minutes on 2 cores), or `bench/run --quick` (under one). Options: "
-      "`--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan`, `--no-callgrind`. As root "
+      "`--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan`, `--no-callgrind`, "
+      "`--callgrind-only` (only the instructions per call, about a minute; its report goes to "
+      "`build-bench-floor/results-callgrind.md`). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1.")
     with open(out_path, "w") as f:

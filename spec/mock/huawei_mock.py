@@ -1014,7 +1014,8 @@ def _create_meeting(handler, st, tok, query, body):
         raise ApiError(400, E_BAD_PARAM, "startTime must be yyyy-MM-dd HH:mm") from None
     with st.lock:
         meetings = _conferences(st, tok["app_id"])
-        conference = _conference(str(914083138 + len(meetings)), subject, start, length, media)
+        st.conference_seq = getattr(st, "conference_seq", 914083137) + 1
+        conference = _conference(str(st.conference_seq), subject, start, length, media)
         meetings.append(conference)
         return [dict(conference)]
 
