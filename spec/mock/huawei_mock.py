@@ -219,6 +219,7 @@ class State:
             self.requests = []
             self.seq = 0
             self.conferences = {}     # app_id -> [ConferenceInfo, ...]: see the meetings block
+            self.conference_seq = 914083137   # the last conferenceID given
 
     def issue_token(self, app_id, corp_id, user_id, now):
         """Caller holds the lock."""
@@ -1014,7 +1015,7 @@ def _create_meeting(handler, st, tok, query, body):
         raise ApiError(400, E_BAD_PARAM, "startTime must be yyyy-MM-dd HH:mm") from None
     with st.lock:
         meetings = _conferences(st, tok["app_id"])
-        st.conference_seq = getattr(st, "conference_seq", 914083137) + 1
+        st.conference_seq += 1
         conference = _conference(str(st.conference_seq), subject, start, length, media)
         meetings.append(conference)
         return [dict(conference)]
