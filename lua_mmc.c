@@ -405,6 +405,21 @@ static void push_exchange(lua_State *L, const mmc_exchange_log *log, const mmc_e
     }
 }
 
+/* Calls the hook (argument 2) once per exchange of the log (argument 1, a light userdata), in
+ * order. Runs protected, so that even running out of memory while building an event cannot
+ * raise out of the call; what the hook itself raises is caught for each event. */
+static int call_hook_for_each(lua_State *L) {
+    const mmc_exchange_log *log = lua_touserdata(L, 1);
+    luaL_checkstack(L, 4, "on_request");
+    for (size_t i = 0; i < log->count; i++) {
+        lua_pushvalue(L, 2);
+        push_exchange(L, log, &log->entries[i]);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* Calls the client's on_request hook once per exchange of the call just made, in order. It
  * runs after the core call has returned (no Lua ever runs inside one) and while the client is
  * still marked busy, so the hook cannot start a call on it that would overwrite the result
@@ -414,17 +429,13 @@ static void report_exchanges(call_context *call) {
     const mmc_exchange_log *log = mmc_client_exchanges(call->box->client);
     if (log->count == 0)
         return;
+    lua_pushcfunction(L, call_hook_for_each);
+    lua_pushlightuserdata(L, (void *)log);
     mmc_compat_getuservalue(L, call->client_arg);
     lua_getfield(L, -1, CLIENT_ON_REQUEST);
     lua_remove(L, -2);
-    luaL_checkstack(L, 4, "on_request");
-    for (size_t i = 0; lua_isfunction(L, -1) && i < log->count; i++) {
-        lua_pushvalue(L, -1);
-        push_exchange(L, log, &log->entries[i]);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-            lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
 }
 
 static void end_call(call_context *call) {
@@ -813,18 +824,16 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
         mmc_request_query_length(options.pairs, options.pair_count) > MMC_MAX_QUERY_LENGTH)
         luaL_argerror(L, options_arg, "options.query is longer than 8192 bytes escaped");
 
-    mmc_api_call api_call = {method,
-                             path,
-                             path_length,
-                             NULL,
-                             0,
-                             options.pairs,
-                             options.pair_count,
-                             options.body,
-                             options.body_length,
-                             options.headers,
-                             options.header_count,
-                             options.retry};
+    mmc_api_call api_call = {.method = method,
+                             .path = path,
+                             .path_length = path_length,
+                             .query_pairs = options.pairs,
+                             .query_pair_count = options.pair_count,
+                             .body = options.body,
+                             .body_length = options.body_length,
+                             .headers = options.headers,
+                             .header_count = options.header_count,
+                             .retry = options.retry};
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
     mmc_result result;

@@ -688,8 +688,8 @@ int mmc_client_describe_proxy(const mmc_client *client, mmc_buffer *out) {
 
 /* A call on one of the fixed API paths. */
 static mmc_api_call fixed_call(const char *method, const char *path, const mmc_buffer *query) {
-    mmc_api_call call = {method, path, strlen(path),       NULL, 0, NULL, 0, NULL, 0,
-                         NULL,   0,    MMC_RETRY_AS_METHOD};
+    mmc_api_call call = {
+        .method = method, .path = path, .path_length = strlen(path), .retry = MMC_RETRY_AS_METHOD};
     if (query != NULL && query->length > 0) {
         call.query = query->data;
         call.query_length = query->length;
