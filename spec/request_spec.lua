@@ -203,6 +203,12 @@ describe("client:request", function()
             { { body = { f = print } }, "options.body could not be encoded as JSON" },
             { { body = { n = 0 / 0 } }, "options.body could not be encoded as JSON" },
             { { retry = "yes" }, "options.retry must be a boolean" },
+            { { query = { q = string.rep("\195\169", 1400) } }, "options.query is longer than 8192 bytes escaped" },
+            { { query = (function()
+                local many = {}
+                for i = 1, 101 do many["p" .. i] = i end
+                return many
+            end)() }, "options.query has more than 100 names" },
             { "not a table", "table expected" },
         }
         for _, case in ipairs(cases) do
