@@ -16,7 +16,10 @@ end
 -- What client:request(...) raised, called as a method (so arguments are numbered as users
 -- see them), or nil when it did not raise.
 local function raised(client, ...)
-    local ok, err = pcall(function(...) return client:request(...) end, ...)
+    local ok, err = pcall(function(...)
+        local status = client:request(...) -- not a tail call: LuaJIT would lose the name
+        return status
+    end, ...)
     if not ok then return err end
 end
 
