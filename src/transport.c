@@ -87,20 +87,28 @@ static const char *set_fixed_options(mmc_transport *transport,
     SET(CURLOPT_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
     if (options->ca_file != NULL)
         SET(CURLOPT_CAINFO, options->ca_file);
-    if (options->proxy != NULL) {
-        SET(CURLOPT_PROXY, options->proxy); /* "" turns the environment's proxies off */
-        if (options->proxy[0] != '\0') {
-            /* Every request goes through it (no_proxy in the environment does not apply),
-             * and an http(s) proxy only ever sees CONNECT host:port: the request, with its
-             * token, travels inside the TLS tunnel. */
-            SET(CURLOPT_NOPROXY, "");
-            SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
-            SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
-            SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
-            if (options->ca_file != NULL)
-                SET(CURLOPT_PROXY_CAINFO, options->ca_file);
-        }
-    }
+    return NULL;
+}
+
+/* The proxy settings (transport.h, mmc_transport_options.proxy). Returns the name of an
+ * option libcurl refused, or NULL. */
+static const char *set_proxy_options(mmc_transport *transport,
+                                     const mmc_transport_options *options) {
+    CURL *easy = transport->easy;
+    if (options->proxy == NULL)
+        return NULL;                    /* libcurl's own reading of the environment */
+    SET(CURLOPT_PROXY, options->proxy); /* "" turns the environment's proxies off */
+    if (options->proxy[0] == '\0')
+        return NULL;
+    /* Every request goes through it (no_proxy in the environment does not apply), and an
+     * http(s) proxy only ever sees CONNECT host:port: the request, with its token, travels
+     * inside the TLS tunnel. */
+    SET(CURLOPT_NOPROXY, "");
+    SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
+    SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
+    SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
+    if (options->ca_file != NULL)
+        SET(CURLOPT_PROXY_CAINFO, options->ca_file);
     return NULL;
 }
 
@@ -119,6 +127,8 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
         return -1;
     }
     const char *refused = set_fixed_options(transport, options);
+    if (refused == NULL)
+        refused = set_proxy_options(transport, options);
     if (refused != NULL) {
         mmc_buffer_append_format(problem, "libcurl refused %s", refused);
         mmc_transport_close(transport);
