@@ -358,19 +358,24 @@ static void redact(mmc_client *client, mmc_result *result, const char *secret, s
     }
 }
 
+/* Takes the proxy's "user:password" out of the result, and the password on its own. */
+static void redact_proxy_credentials(mmc_client *client, mmc_result *result) {
+    size_t length = 0;
+    const char *user_info =
+        client->proxy != NULL ? mmc_proxy_user_info(client->proxy, &length) : NULL;
+    if (user_info == NULL)
+        return;
+    const char *colon = memchr(user_info, ':', length);
+    redact(client, result, user_info, length);
+    if (colon != NULL)
+        redact(client, result, colon + 1, length - (size_t)(colon + 1 - user_info));
+}
+
 /* The last step of every call: no message or body leaves the core holding a secret. */
 static int finish(mmc_client *client, mmc_result *result, int outcome) {
     if (client->app_key != NULL)
         redact(client, result, client->app_key, strlen(client->app_key));
-    size_t user_info_length = 0;
-    const char *user_info =
-        client->proxy != NULL ? mmc_proxy_user_info(client->proxy, &user_info_length) : NULL;
-    if (user_info != NULL) {
-        const char *colon = memchr(user_info, ':', user_info_length);
-        redact(client, result, user_info, user_info_length);
-        if (colon != NULL)
-            redact(client, result, colon + 1, user_info_length - (size_t)(colon + 1 - user_info));
-    }
+    redact_proxy_credentials(client, result);
     redact(client, result, mmc_buffer_text(&client->token.value), client->token.value.length);
     return outcome;
 }
