@@ -24,13 +24,16 @@
 #include "src/client.h"
 #include "src/clock.h"
 #include "src/json_scan.h"
+#include "src/proxy.h"
 #include "src/push.h"
 #include "src/version.h"
 
 #define CLIENT_METATABLE "mmc.client"
 #define STATE_DEFAULT_CLIENT "default"
 #define STATE_JSON_DECODE "decode"
+#define STATE_JSON_ENCODE "encode"
 #define CLIENT_TOKEN_STORE "token_store" /* in the client's user value table */
+#define CLIENT_ON_REQUEST "on_request"   /* in the client's user value table */
 #define MAX_BODY_LIMIT (1024L * 1024 * 1024)
 
 typedef struct client_box {
@@ -41,6 +44,7 @@ typedef struct client_box {
 /* ---- options ---------------------------------------------------------------------------- */
 
 #define OPTION_OBJECT (-2) /* not a Lua type: a table or userdata with methods */
+#define OPTION_PROXY (-3)  /* not a Lua type: a string, or false */
 
 typedef struct option_spec {
     const char *name;
@@ -63,6 +67,8 @@ static const option_spec option_specs[] = {
     {"max_body", LUA_TNUMBER, NULL},
     {"retries", LUA_TNUMBER, NULL},
     {"token_store", OPTION_OBJECT, NULL},
+    {"proxy", OPTION_PROXY, "MMC_PROXY"},
+    {"on_request", LUA_TFUNCTION, NULL},
     {NULL, 0, NULL},
 };
 
@@ -72,6 +78,24 @@ static const option_spec *find_option(const char *name) {
         if (strcmp(spec->name, name) == 0)
             return spec;
     return NULL;
+}
+
+/* Raises unless the proxy option (at the top) is a usable URL or false. The URL itself is
+ * never quoted: it may hold credentials. */
+static void check_proxy_option(lua_State *L, int arg) {
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        return;
+    size_t length = 0;
+    const char *proxy = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &length) : NULL;
+    if (proxy == NULL)
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "option 'proxy' must be a string or false, got %s",
+                            lua_type(L, -1) == LUA_TBOOLEAN ? "true" : luaL_typename(L, -1)));
+    const char *problem =
+        strlen(proxy) != length ? "option 'proxy' must not contain NUL" : mmc_proxy_problem(proxy);
+    if (problem != NULL)
+        luaL_argerror(L, arg, lua_pushfstring(L, "option 'proxy': %s", problem));
 }
 
 /* Raises unless every key of the options table (at `arg`) is a known option of the right
@@ -89,6 +113,8 @@ static void check_option_names(lua_State *L, int arg) {
         }
         if (spec->lua_type == OPTION_OBJECT)
             mmc_lua_check_token_store(L, arg, lua_gettop(L));
+        else if (spec->lua_type == OPTION_PROXY)
+            check_proxy_option(L, arg);
         else if (lua_type(L, -1) != spec->lua_type)
             luaL_argerror(L, arg,
                           lua_pushfstring(L, "option '%s' must be a %s, got %s", spec->name,
@@ -195,6 +221,20 @@ static void push_new_client(lua_State *L, int arg) {
     if (!(retries >= 0 && retries <= MMC_MAX_RETRIES) || retries != (double)(int)retries)
         luaL_argerror(L, arg, "option 'retries' must be a whole number from 0 to 10");
     config.retries = (int)retries;
+    /* proxy = false: no proxy, whatever the environment says; unset: MMC_PROXY, else libcurl's
+     * own reading of https_proxy, no_proxy and the like. */
+    lua_getfield(L, arg, "proxy");
+    int proxy_off = lua_type(L, -1) == LUA_TBOOLEAN;
+    lua_pop(L, 1);
+    config.proxy = proxy_off ? "" : string_option(L, arg, "proxy");
+    if (config.proxy != NULL && config.proxy[0] != '\0' && mmc_proxy_problem(config.proxy)) {
+        /* Only MMC_PROXY gets here unchecked (an option was checked with the others). */
+        luaL_error(L, "mmc: bad environment variable MMC_PROXY: %s",
+                   mmc_proxy_problem(config.proxy));
+    }
+    lua_getfield(L, arg, "on_request");
+    config.record_exchanges = lua_isfunction(L, -1);
+    lua_pop(L, 1);
 
     /* The userdata comes first, so that whatever happens next it is collected. */
     client_box *box = mmc_compat_newuserdata(L, sizeof *box);
@@ -205,6 +245,8 @@ static void push_new_client(lua_State *L, int arg) {
     lua_newtable(L);
     lua_getfield(L, arg, "token_store");
     lua_setfield(L, -2, CLIENT_TOKEN_STORE);
+    lua_getfield(L, arg, "on_request");
+    lua_setfield(L, -2, CLIENT_ON_REQUEST);
     mmc_compat_setuservalue(L, -2);
 
     mmc_buffer problem;
@@ -295,9 +337,18 @@ static int client_tostring(lua_State *L) {
     client_box *box = check_box(L, 1);
     if (box->client == NULL)
         lua_pushstring(L, "mmc.client (closed)");
-    else
-        lua_pushfstring(L, "mmc.client (app_id '%s', %s)", mmc_client_app_id(box->client),
-                        mmc_client_endpoint(box->client));
+    else {
+        /* The proxy is shown without its credentials, and only when one was chosen. */
+        mmc_buffer proxy;
+        mmc_buffer_init(&proxy);
+        if (mmc_client_describe_proxy(box->client, &proxy) != 0 ||
+            strcmp(mmc_buffer_text(&proxy), "from the environment") == 0)
+            mmc_buffer_clear(&proxy);
+        lua_pushfstring(L, "mmc.client (app_id '%s', %s%s%s)", mmc_client_app_id(box->client),
+                        mmc_client_endpoint(box->client), proxy.length ? ", proxy " : "",
+                        mmc_buffer_text(&proxy));
+        mmc_buffer_free(&proxy);
+    }
     return 1;
 }
 
@@ -351,6 +402,8 @@ typedef struct call_context {
     client_box *box;
     mmc_lua_token_store store;
     int has_store;
+    lua_State *L;   /* for this call only */
+    int client_arg; /* where the client is on L's stack */
 } call_context;
 
 /* Starts a call on the client at `client_arg` (raising when it cannot make one) and returns
@@ -358,6 +411,8 @@ typedef struct call_context {
 static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) {
     mmc_client *client = check_ready_client(L, client_arg);
     call->box = lua_touserdata(L, client_arg);
+    call->L = L;
+    call->client_arg = mmc_compat_absindex(L, client_arg);
     mmc_compat_getuservalue(L, client_arg);
     lua_getfield(L, -1, CLIENT_TOKEN_STORE);
     lua_remove(L, -2);
@@ -370,11 +425,72 @@ static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) 
     return client;
 }
 
+/* Pushes the on_request event of one exchange. */
+static void push_exchange(lua_State *L, const mmc_exchange_log *log, const mmc_exchange *entry) {
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, entry->method);
+    lua_setfield(L, -2, "method");
+    lua_pushlstring(L, mmc_exchange_path(log, entry), entry->path_length);
+    lua_setfield(L, -2, "path");
+    if (entry->status != 0) {
+        lua_pushinteger(L, (lua_Integer)entry->status);
+        lua_setfield(L, -2, "status");
+    }
+    if (entry->error != NULL) {
+        lua_pushstring(L, entry->error);
+        lua_setfield(L, -2, "error");
+    }
+    lua_pushnumber(L, (lua_Number)entry->seconds);
+    lua_setfield(L, -2, "seconds");
+    lua_pushinteger(L, entry->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushstring(L, entry->request_id);
+    lua_setfield(L, -2, "request_id");
+    if (entry->retry_in >= 0) {
+        lua_pushnumber(L, (lua_Number)entry->retry_in);
+        lua_setfield(L, -2, "retry_in");
+    }
+}
+
+/* Calls the hook (argument 2) once per exchange of the log (argument 1, a light userdata), in
+ * order. Runs protected, so that even running out of memory while building an event cannot
+ * raise out of the call; what the hook itself raises is caught for each event. */
+static int call_hook_for_each(lua_State *L) {
+    const mmc_exchange_log *log = lua_touserdata(L, 1);
+    luaL_checkstack(L, 4, "on_request");
+    for (size_t i = 0; i < log->count; i++) {
+        lua_pushvalue(L, 2);
+        push_exchange(L, log, &log->entries[i]);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Calls the client's on_request hook once per exchange of the call just made, in order. It
+ * runs after the core call has returned (no Lua ever runs inside one) and while the client is
+ * still marked busy, so the hook cannot start a call on it that would overwrite the result
+ * not yet returned. What the hook raises is caught and dropped: it never changes the result. */
+static void report_exchanges(call_context *call) {
+    lua_State *L = call->L;
+    const mmc_exchange_log *log = mmc_client_exchanges(call->box->client);
+    if (log->count == 0)
+        return;
+    lua_pushcfunction(L, call_hook_for_each);
+    lua_pushlightuserdata(L, (void *)log);
+    mmc_compat_getuservalue(L, call->client_arg);
+    lua_getfield(L, -1, CLIENT_ON_REQUEST);
+    lua_remove(L, -2);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+}
+
 /* Ends the call begun by begin_call; the client is ready for another. Raises (after freeing
  * the result) when its token store turned out to be one that can never work here. */
 static void end_call(lua_State *L, call_context *call, mmc_result *result) {
     int store_yielded = call->has_store && mmc_lua_token_store_unbind(&call->store);
     mmc_client_use_token_cache(call->box->client, NULL);
+    report_exchanges(call);
     call->box->busy = 0;
     if (store_yielded) {
         mmc_result_free(result);
@@ -561,6 +677,227 @@ static int do_logout(lua_State *L, int client_arg) {
     return push_result(L, &result);
 }
 
+/* ---- the generic call ----------------------------------------------------------------- */
+
+#define MAX_QUERY_PAIRS 100
+#define MAX_HEADERS 50
+
+/* What client:request's options became: C views of Lua strings that the options table (and,
+ * for an encoded body, a string left on the stack) keeps alive until the core copies them,
+ * which it does before anything can run Lua. */
+typedef struct request_options {
+    mmc_query_pair pairs[MAX_QUERY_PAIRS];
+    char numbers[MAX_QUERY_PAIRS][32]; /* numbers and booleans of the query, as text */
+    size_t pair_count;
+    size_t raw_query_length; /* of the names and values, unescaped */
+    mmc_header headers[MAX_HEADERS];
+    size_t header_count;
+    const char *body;
+    size_t body_length;
+    int retry;
+} request_options;
+
+/* Writes `integer` in decimal (without snprintf, which costs more than the rest of a query:
+ * bench/run's callgrind mode counts it). `text` has room for 21 bytes. */
+static void format_integer(char *text, lua_Integer integer) {
+    char digits[24];
+    size_t count = 0;
+    unsigned long long magnitude =
+        integer < 0 ? 0ULL - (unsigned long long)integer : (unsigned long long)integer;
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (integer < 0)
+        *text++ = '-';
+    while (count > 0)
+        *text++ = digits[--count];
+    *text = '\0';
+}
+
+/* The text of a query value at the top of the stack, for pair `i`. Raises on other types. */
+static void read_query_value(lua_State *L, int arg, request_options *out, size_t i) {
+    mmc_query_pair *pair = &out->pairs[i];
+    char *text = out->numbers[i];
+    int type = lua_type(L, -1);
+    if (type == LUA_TSTRING) {
+        pair->value = lua_tolstring(L, -1, &pair->value_length);
+    } else if (type == LUA_TBOOLEAN) {
+        pair->value = lua_toboolean(L, -1) ? "true" : "false";
+        pair->value_length = strlen(pair->value);
+    } else if (type == LUA_TNUMBER) {
+        int is_integer = 0;
+        lua_Integer integer = mmc_compat_tointegerx(L, -1, &is_integer);
+        lua_Number number = lua_tonumber(L, -1);
+        if (is_integer)
+            format_integer(text, integer);
+        else if (number == number && number - number == 0) /* finite */
+            snprintf(text, sizeof out->numbers[i], "%.14g", (double)number);
+        else
+            luaL_argerror(
+                L, arg, lua_pushfstring(L, "options.query.%s must be a finite number", pair->name));
+        pair->value = text;
+        pair->value_length = strlen(text);
+    } else {
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L,
+                                      "options.query.%s must be a string, number or boolean, "
+                                      "got %s",
+                                      pair->name, luaL_typename(L, -1)));
+    }
+}
+
+static void read_query(lua_State *L, int arg, int query, request_options *out) {
+    if (lua_type(L, query) != LUA_TTABLE)
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "options.query must be a table, got %s", luaL_typename(L, query)));
+    lua_pushnil(L);
+    while (lua_next(L, query) != 0) {
+        size_t name_length = 0;
+        if (lua_type(L, -2) != LUA_TSTRING ||
+            (lua_tolstring(L, -2, &name_length), name_length) == 0)
+            luaL_argerror(L, arg, "options.query names must be non-empty strings");
+        if (out->pair_count == MAX_QUERY_PAIRS)
+            luaL_argerror(L, arg, "options.query has more than 100 names");
+        mmc_query_pair *pair = &out->pairs[out->pair_count];
+        pair->name = lua_tolstring(L, -2, &pair->name_length);
+        read_query_value(L, arg, out, out->pair_count);
+        out->raw_query_length += pair->name_length + pair->value_length;
+        out->pair_count++;
+        lua_pop(L, 1);
+    }
+}
+
+static void read_headers(lua_State *L, int arg, int headers, request_options *out) {
+    if (lua_type(L, headers) != LUA_TTABLE)
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L, "options.headers must be a table, got %s",
+                                      luaL_typename(L, headers)));
+    lua_pushnil(L);
+    while (lua_next(L, headers) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, arg, "options.headers must map header names to string values");
+        if (out->header_count == MAX_HEADERS)
+            luaL_argerror(L, arg, "options.headers has more than 50 headers");
+        mmc_header *header = &out->headers[out->header_count++];
+        header->name = lua_tolstring(L, -2, &header->name_length);
+        header->value = lua_tolstring(L, -1, &header->value_length);
+        const char *problem = mmc_request_header_problem(header);
+        if (problem != NULL)
+            luaL_argerror(L, arg, lua_pushfstring(L, "options.headers: %s", problem));
+        lua_pop(L, 1);
+    }
+}
+
+/* Encodes a table body with the module's private cjson; leaves the text on the stack. */
+static void encode_body(lua_State *L, int arg, int body, request_options *out) {
+    lua_getfield(L, lua_upvalueindex(1), STATE_JSON_ENCODE);
+    lua_pushvalue(L, body);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING)
+        luaL_argerror(
+            L, arg,
+            lua_pushfstring(L, "options.body could not be encoded as JSON: %s",
+                            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "no text"));
+    out->body = lua_tolstring(L, -1, &out->body_length);
+}
+
+/* Reads client:request's options (at `arg`: a table, or nil) into `out`, in one pass over
+ * the table. Raises on a mistake, naming the option. May leave values on the stack (the body,
+ * and its JSON text when it was a table). */
+static void read_request_options(lua_State *L, int arg, request_options *out) {
+    out->pair_count = 0;
+    out->raw_query_length = 0;
+    out->header_count = 0;
+    out->body = NULL;
+    out->body_length = 0;
+    out->retry = MMC_RETRY_AS_METHOD;
+    if (lua_isnoneornil(L, arg))
+        return;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    int has_body = 0;
+    lua_pushnil(L);
+    while (lua_next(L, arg) != 0) {
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        int value = lua_gettop(L);
+        if (strcmp(name, "query") == 0) {
+            read_query(L, arg, value, out);
+        } else if (strcmp(name, "headers") == 0) {
+            read_headers(L, arg, value, out);
+        } else if (strcmp(name, "retry") == 0) {
+            if (lua_type(L, value) != LUA_TBOOLEAN)
+                luaL_argerror(L, arg,
+                              lua_pushfstring(L, "options.retry must be a boolean, got %s",
+                                              luaL_typename(L, value)));
+            out->retry = lua_toboolean(L, value);
+        } else if (strcmp(name, "body") == 0) {
+            has_body = 1; /* read below: encoding it leaves a string on the stack */
+        } else {
+            lua_pushvalue(L, -2);
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "unknown option '%s' (query, body, headers, retry)",
+                                          mmc_compat_tolstring(L, -1)));
+        }
+        lua_settop(L, value - 1);
+    }
+    if (!has_body)
+        return;
+    lua_getfield(L, arg, "body");
+    if (lua_type(L, -1) == LUA_TSTRING)
+        out->body = lua_tolstring(L, -1, &out->body_length);
+    else if (lua_type(L, -1) == LUA_TTABLE)
+        encode_body(L, arg, lua_gettop(L), out);
+    else
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L, "options.body must be a table or a string, got %s",
+                                      luaL_typename(L, -1)));
+}
+
+/* client:request(method, path [, options]): any API call with the client's token, judged as
+ * the other calls are. Arguments are checked here, so a mistake raises before anything is
+ * sent. */
+static int do_request(lua_State *L, int client_arg, int method_arg) {
+    int path_arg = method_arg + 1, options_arg = method_arg + 2;
+    size_t method_length = 0, path_length = 0;
+    const char *method =
+        lua_type(L, method_arg) == LUA_TSTRING ? lua_tolstring(L, method_arg, &method_length) : "";
+    if (strlen(method) != method_length || !mmc_request_method_is_known(method))
+        luaL_argerror(L, method_arg,
+                      "method must be \"GET\", \"POST\", \"PUT\", \"DELETE\" or "
+                      "\"PATCH\"");
+    if (lua_type(L, path_arg) != LUA_TSTRING)
+        luaL_argerror(
+            L, path_arg,
+            lua_pushfstring(L, "path must be a string, got %s", luaL_typename(L, path_arg)));
+    const char *path = lua_tolstring(L, path_arg, &path_length);
+    const char *problem = mmc_request_path_problem(path, path_length);
+    if (problem != NULL)
+        luaL_argerror(L, path_arg, problem);
+    request_options options;
+    read_request_options(L, options_arg, &options);
+    if (options.raw_query_length * 3 + 2 * options.pair_count > MMC_MAX_QUERY_LENGTH &&
+        mmc_request_query_length(options.pairs, options.pair_count) > MMC_MAX_QUERY_LENGTH)
+        luaL_argerror(L, options_arg, "options.query is longer than 8192 bytes escaped");
+
+    mmc_api_call api_call = {.method = method,
+                             .path = path,
+                             .path_length = path_length,
+                             .query_pairs = options.pairs,
+                             .query_pair_count = options.pair_count,
+                             .body = options.body,
+                             .body_length = options.body_length,
+                             .headers = options.headers,
+                             .header_count = options.header_count,
+                             .retry = options.retry};
+    call_context call;
+    mmc_client *client = begin_call(L, client_arg, &call);
+    mmc_result result;
+    mmc_result_init(&result);
+    mmc_client_request(client, &api_call, &result);
+    end_call(L, &call, &result);
+    return push_result(L, &result);
+}
+
 static int client_auth(lua_State *L) {
     check_self(L, "auth");
     return do_auth(L, 1);
@@ -591,6 +928,11 @@ static int client_set_webhook_status(lua_State *L) {
     return do_set_webhook_status(L, 1, 2);
 }
 
+static int client_request(lua_State *L) {
+    lua_settop(L, 4);
+    return do_request(L, 1, 2);
+}
+
 static int module_auth(lua_State *L) {
     return do_auth(L, push_default_client(L));
 }
@@ -613,6 +955,11 @@ static int module_get_webhook_config(lua_State *L) {
 static int module_delete_webhook_config(lua_State *L) {
     lua_settop(L, 1);
     return do_delete_webhook_config(L, push_default_client(L), 1);
+}
+
+static int module_request(lua_State *L) {
+    lua_settop(L, 3);
+    return do_request(L, push_default_client(L), 1);
 }
 
 static int module_logout(lua_State *L) {
@@ -730,6 +1077,7 @@ static const luaL_Reg client_methods[] = {
     {"get_webhook_config", client_get_webhook_config},
     {"delete_webhook_config", client_delete_webhook_config},
     {"logout", client_logout},
+    {"request", client_request},
     {"close", client_close},
     {NULL, NULL},
 };
@@ -750,6 +1098,7 @@ static const luaL_Reg module_functions[] = {
     {"get_webhook_config", module_get_webhook_config},
     {"delete_webhook_config", module_delete_webhook_config},
     {"logout", module_logout},
+    {"request", module_request},
     {"verify_push", module_verify_push},
     {"push_reply", module_push_reply},
     {NULL, NULL},
@@ -771,6 +1120,15 @@ static void add_json_decoder(lua_State *L) {
     lua_call(L, 1, 0);
     lua_getfield(L, -1, "decode");
     lua_setfield(L, -4, STATE_JSON_DECODE);
+    /* The encoder of client:request's table bodies: NaN and infinity are refused, not sent. */
+    lua_getfield(L, -1, "encode_invalid_numbers");
+    lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "encode_max_depth");
+    lua_pushinteger(L, MMC_JSON_MAX_DEPTH);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "encode");
+    lua_setfield(L, -4, STATE_JSON_ENCODE);
     lua_pop(L, 2);
 }
 

@@ -18,6 +18,8 @@
 #include "json_write.h"
 #include "message.h"
 #include "redact.h"
+#include "proxy.h"
+#include "request.h"
 #include "token.h"
 #include "token_cache.h"
 #include "transport.h"
@@ -42,6 +44,14 @@ struct mmc_client {
     mmc_redactor redactor;        /* the secrets last redacted, prepared (redact.h) */
     mmc_buffer url;               /* scratch: the URL of the request being made */
     mmc_buffer request;           /* scratch: its body */
+    mmc_buffer query;             /* scratch: an operation's query string */
+    char *proxy;                  /* NULL: the environment's; "": none; else the URL (secret) */
+    mmc_buffer header_text;       /* the current call's extra headers: names and values */
+    mmc_header *headers;          /* ... and where each one is in header_text */
+    size_t header_count;
+    size_t header_capacity;
+    int record_exchanges;       /* keep `exchanges` for each call */
+    mmc_exchange_log exchanges; /* the current (or last) call's exchanges */
 };
 
 void mmc_config_defaults(mmc_config *config) {
@@ -122,6 +132,8 @@ static const char *config_problem(const mmc_config *config) {
         return "max_body must be at least 1 byte";
     if (config->retries < 0 || config->retries > MMC_MAX_RETRIES)
         return "retries must be a whole number from 0 to 10";
+    if (config->proxy != NULL && config->proxy[0] != '\0')
+        return mmc_proxy_problem(config->proxy);
     return NULL;
 }
 
@@ -232,6 +244,10 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     mmc_buffer_init(&client->url);
     mmc_buffer_init(&client->request);
     mmc_redactor_init(&client->redactor);
+    mmc_buffer_init(&client->query);
+    mmc_buffer_init(&client->header_text);
+    mmc_exchange_log_init(&client->exchanges);
+    client->record_exchanges = config->record_exchanges;
     client->sp_mode = config->sp_mode;
     client->timeout = config->timeout;
     client->retries = config->retries;
@@ -244,7 +260,8 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     if (client->endpoint == NULL || copy_optional(&client->app_id, config->app_id) != 0 ||
         copy_optional(&client->app_key, config->app_key) != 0 ||
         copy_optional(&client->user_id, config->user_id) != 0 ||
-        copy_optional(&client->corp_id, config->corp_id) != 0) {
+        copy_optional(&client->corp_id, config->corp_id) != 0 ||
+        (config->proxy != NULL && (client->proxy = strdup(config->proxy)) == NULL)) {
         mmc_buffer_append_string(problem, "out of memory");
         mmc_client_free(client);
         return NULL;
@@ -267,6 +284,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         .allow_http = config->allow_http,
         .ca_file = config->ca_file,
         .user_agent = user_agent,
+        .proxy = client->proxy,
     };
     if (mmc_transport_open(&client->transport, &options, problem) != 0) {
         mmc_client_free(client);
@@ -285,6 +303,11 @@ void mmc_client_free(mmc_client *client) {
     mmc_buffer_free(&client->url);
     mmc_buffer_free(&client->request);
     mmc_redactor_free(&client->redactor);
+    mmc_buffer_free(&client->query);
+    mmc_buffer_free(&client->header_text);
+    free(client->headers);
+    mmc_exchange_log_free(&client->exchanges);
+    free_secret(client->proxy);
     free_secret(client->app_key);
     free_secret(client->app_id);
     free_secret(client->user_id);
@@ -321,6 +344,38 @@ void mmc_client_use_token_cache(mmc_client *client, const mmc_token_cache *cache
 static void start_call(mmc_client *client, mmc_result *result) {
     result_reset(result);
     client->deadline = mmc_clock_monotonic() + client->timeout;
+    if (client->record_exchanges)
+        mmc_exchange_log_clear(&client->exchanges);
+}
+
+/* Notes one exchange in the client's log: its API path is the URL past the endpoint, up to
+ * the query. */
+static mmc_exchange *record_exchange(mmc_client *client, const mmc_request *request,
+                                     const mmc_response *response, int outcome, double seconds) {
+    size_t endpoint_length = strlen(client->endpoint);
+    const char *path = request->url;
+    if (strncmp(path, client->endpoint, endpoint_length) == 0)
+        path += endpoint_length;
+    mmc_exchange *entry =
+        mmc_exchange_log_add(&client->exchanges, request->method, path, strcspn(path, "?"),
+                             client->transport.sent_request_id);
+    if (entry == NULL)
+        return NULL;
+    entry->seconds = seconds;
+    if (outcome == 0) {
+        entry->status = response->status;
+    } else {
+        entry->error = client->transport.failure_kind;
+        if (entry->error == NULL)
+            entry->error = "request failed";
+    }
+    return entry;
+}
+
+/* Sets the wait before the retry that follows the last recorded exchange. */
+static void note_retry(mmc_client *client, double wait) {
+    if (client->record_exchanges && client->exchanges.count > 0)
+        client->exchanges.entries[client->exchanges.count - 1].retry_in = wait;
 }
 
 /* Sends one request within what is left of the call's time. 0 when an answer arrived. */
@@ -333,7 +388,12 @@ static int send_request(mmc_client *client, mmc_request *request, mmc_response *
         return -1;
     }
     request->timeout_ms = to_milliseconds(left);
-    return mmc_transport_perform(&client->transport, request, response, &result->message);
+    if (!client->record_exchanges)
+        return mmc_transport_perform(&client->transport, request, response, &result->message);
+    double started = mmc_clock_monotonic();
+    int outcome = mmc_transport_perform(&client->transport, request, response, &result->message);
+    record_exchange(client, request, response, outcome, mmc_clock_monotonic() - started);
+    return outcome;
 }
 
 static int is_worth_retrying(long status) {
@@ -366,6 +426,7 @@ static int send_with_retries(mmc_client *client, mmc_request *request, mmc_respo
             return outcome;
         if (mmc_clock_monotonic() + wait >= client->deadline)
             return outcome;
+        note_retry(client, wait);
         mmc_clock_sleep(wait);
         mmc_buffer_clear(&result->message); /* this attempt's failure is not the call's */
     }
@@ -379,10 +440,23 @@ static int is_success(long status) {
  * key, when given) out of the result's message and out of the body it returns, however the
  * server wrote them (redact.h). A body that cannot be shown without one is not returned. */
 static void redact(mmc_client *client, mmc_result *result, const char *extra) {
+    size_t proxy_user_info_length = 0;
+    const char *proxy_user_info =
+        client->proxy != NULL ? mmc_proxy_user_info(client->proxy, &proxy_user_info_length) : NULL;
+    const char *proxy_password =
+        proxy_user_info != NULL ? memchr(proxy_user_info, ':', proxy_user_info_length) : NULL;
+    if (proxy_password != NULL)
+        proxy_password++;
     mmc_secret secrets[] = {
         {client->app_key, client->app_key != NULL ? strlen(client->app_key) : 0},
         {client->token.value.data, client->token.value.length},
         {extra, extra != NULL ? strlen(extra) : 0},
+        /* the proxy's "user:password", and the password on its own */
+        {proxy_user_info, proxy_user_info_length},
+        {proxy_password,
+         proxy_password != NULL
+             ? proxy_user_info_length - (size_t)(proxy_password - proxy_user_info)
+             : 0},
     };
     mmc_buffer *body = &client->transport.body;
     int owns_body = result->body != NULL && result->body == body->data;
@@ -472,7 +546,8 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         mmc_buffer_append_string(&result->message, "could not build the authentication request");
         goto done;
     }
-    mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length, 0};
+    mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length,
+                           0,      NULL,     0};
     if (send_with_retries(client, &request, &response, result, 1) != 0)
         goto done;
     if (judge_answer(result, &response) != 0) {
@@ -599,11 +674,13 @@ static void mark_as_authentication(mmc_result *result) {
     }
 }
 
-/* Sends the request prepared in client->url (and client->request, when it has a body) with
- * the token: authenticates first when needed, and once more after a 401, retrying once. */
-static int call_with_token(mmc_client *client, const char *method, mmc_result *result) {
+/* Sends the request prepared in client->url (and client->request, when it has a body, and
+ * client->headers) with the token: authenticates first when needed (`may_authenticate`), and
+ * once more after a 401, retrying once. */
+static int call_with_token(mmc_client *client, const char *method, int idempotent,
+                           int may_authenticate, mmc_result *result) {
     for (int attempt = 0;; attempt++) {
-        if (!mmc_token_is_fresh(&client->token, mmc_clock_monotonic())) {
+        if (may_authenticate && !mmc_token_is_fresh(&client->token, mmc_clock_monotonic())) {
             if (obtain_token(client, result, attempt > 0) != 0) {
                 mark_as_authentication(result);
                 return -1;
@@ -616,12 +693,14 @@ static int call_with_token(mmc_client *client, const char *method, mmc_result *r
                                NULL,
                                client->request.length ? client->request.data : NULL,
                                client->request.length,
-                               0};
+                               0,
+                               client->header_count ? client->headers : NULL,
+                               client->header_count};
         mmc_response response;
-        if (send_with_retries(client, &request, &response, result, strcmp(method, "POST") != 0) !=
-            0)
+        if (send_with_retries(client, &request, &response, result, idempotent) != 0)
             return -1;
-        if (response.status == 401 && attempt == 0) {
+        if (response.status == 401 && attempt == 0 && may_authenticate) {
+            note_retry(client, 0);
             mmc_token_forget(&client->token);
             continue;
         }
@@ -629,28 +708,148 @@ static int call_with_token(mmc_client *client, const char *method, mmc_result *r
     }
 }
 
+/* The method as a string constant (the exchange log keeps it), or NULL when unknown. */
+static const char *known_method(const char *method) {
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(method, methods[i]) == 0)
+            return methods[i];
+    return NULL;
+}
+
+/* Copies the call's extra headers into the client, which keeps them for every attempt. */
+static int keep_headers(mmc_client *client, const mmc_header *headers, size_t count) {
+    client->header_count = 0;
+    mmc_buffer_clear(&client->header_text);
+    if (count == 0)
+        return 0;
+    if (count > client->header_capacity) {
+        mmc_header *grown = realloc(client->headers, count * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        client->headers = grown;
+        client->header_capacity = count;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (mmc_buffer_append(&client->header_text, headers[i].name, headers[i].name_length) != 0 ||
+            mmc_buffer_append(&client->header_text, headers[i].value, headers[i].value_length) != 0)
+            return -1;
+    size_t offset = 0;
+    for (size_t i = 0; i < count; i++) {
+        mmc_header *kept = &client->headers[i];
+        kept->name = client->header_text.data + offset;
+        kept->name_length = headers[i].name_length;
+        offset += kept->name_length;
+        kept->value = client->header_text.data + offset;
+        kept->value_length = headers[i].value_length;
+        offset += kept->value_length;
+    }
+    client->header_count = count;
+    return 0;
+}
+
+/* A sentence saying what is wrong with the call, or NULL. */
+static const char *call_problem(const mmc_api_call *call) {
+    if (call->method == NULL || known_method(call->method) == NULL)
+        return "method must be GET, POST, PUT, DELETE or PATCH";
+    const char *problem = mmc_request_path_problem(call->path, call->path_length);
+    for (size_t i = 0; problem == NULL && i < call->header_count; i++)
+        problem = mmc_request_header_problem(&call->headers[i]);
+    if (problem == NULL && call->query_length > MMC_MAX_QUERY_LENGTH)
+        problem = "query is longer than 8192 bytes";
+    return problem;
+}
+
+/* Appends "?" and the call's query to the URL being built, when it has one. 0 or -1. */
+static int append_call_query(mmc_buffer *url, const mmc_api_call *call) {
+    if (call->query_length == 0 && call->query_pair_count == 0)
+        return 0;
+    if (mmc_buffer_append(url, "?", 1) != 0)
+        return -1;
+    if (call->query_length > 0)
+        return mmc_buffer_append(url, call->query, call->query_length);
+    return mmc_request_build_query(url, call->query_pairs, call->query_pair_count);
+}
+
+/* The body of every operation once its call is described: the call's started (start_call),
+ * and what it returns still needs finish(). Every request with a token goes through here. */
+static int make_request(mmc_client *client, const mmc_api_call *call, int may_authenticate,
+                        mmc_result *result) {
+    const char *problem = call_problem(call);
+    if (problem != NULL) {
+        mmc_buffer_append_string(&result->message, problem);
+        return -1;
+    }
+    mmc_buffer_clear(&client->url);
+    if (call->body != client->request.data)
+        mmc_buffer_clear(&client->request);
+    if (mmc_buffer_append_string(&client->url, client->endpoint) != 0 ||
+        mmc_buffer_append(&client->url, call->path, call->path_length) != 0 ||
+        append_call_query(&client->url, call) != 0 ||
+        (call->body != NULL && call->body != client->request.data &&
+         mmc_buffer_append(&client->request, call->body, call->body_length) != 0) ||
+        keep_headers(client, call->headers, call->header_count) != 0) {
+        mmc_buffer_clear(&client->request);
+        mmc_buffer_append_string(&result->message, "out of memory");
+        return -1;
+    }
+    const char *method = known_method(call->method);
+    int idempotent =
+        call->retry == MMC_RETRY_AS_METHOD ? mmc_request_method_is_idempotent(method) : call->retry;
+    int outcome = call_with_token(client, method, idempotent, may_authenticate, result);
+    mmc_buffer_clear(&client->request); /* it may have held a secret (a subscriber key) */
+    keep_headers(client, NULL, 0);
+    return outcome;
+}
+
+int mmc_client_request(mmc_client *client, const mmc_api_call *call, mmc_result *result) {
+    start_call(client, result);
+    return finish(client, result, make_request(client, call, 1, result));
+}
+
+const mmc_exchange_log *mmc_client_exchanges(const mmc_client *client) {
+    return &client->exchanges;
+}
+
+int mmc_client_describe_proxy(const mmc_client *client, mmc_buffer *out) {
+    if (client->proxy == NULL)
+        return mmc_buffer_append_string(out, "from the environment");
+    if (client->proxy[0] == '\0')
+        return mmc_buffer_append_string(out, "none");
+    return mmc_proxy_describe(out, client->proxy);
+}
+
+/* A call on one of the fixed API paths. */
+static mmc_api_call fixed_call(const char *method, const char *path, const mmc_buffer *query) {
+    mmc_api_call call = {
+        .method = method, .path = path, .path_length = strlen(path), .retry = MMC_RETRY_AS_METHOD};
+    if (query != NULL && query->length > 0) {
+        call.query = query->data;
+        call.query_length = query->length;
+    }
+    return call;
+}
+
 int mmc_client_set_webhook_status(mmc_client *client, const char *id, size_t id_length, int status,
                                   mmc_result *result) {
     start_call(client, result);
-    mmc_buffer_clear(&client->url);
-    mmc_buffer_clear(&client->request);
+    mmc_buffer_clear(&client->query);
     if (id_length == 0 || id_length > MMC_MAX_ID_LENGTH || status < MMC_ENABLE ||
         status > MMC_LOCK) {
         mmc_buffer_append_string(&result->message, "invalid id or status");
         return -1;
     }
     /* Without printf: this runs on every call (bench/run's callgrind mode counts it). */
-    static const char path[] = MMC_WEBHOOK_STATUS_PATH "?id=";
     char status_part[] = "&status=0";
     status_part[sizeof status_part - 2] = (char)('0' + status);
-    if (mmc_buffer_append_string(&client->url, client->endpoint) != 0 ||
-        mmc_buffer_append(&client->url, path, sizeof path - 1) != 0 ||
-        mmc_url_append_escaped(&client->url, id, id_length) != 0 ||
-        mmc_buffer_append(&client->url, status_part, sizeof status_part - 1) != 0) {
+    if (mmc_buffer_append(&client->query, "id=", 3) != 0 ||
+        mmc_url_append_escaped(&client->query, id, id_length) != 0 ||
+        mmc_buffer_append(&client->query, status_part, sizeof status_part - 1) != 0) {
         mmc_buffer_append_string(&result->message, "out of memory");
         return -1;
     }
-    return finish(client, result, call_with_token(client, "PUT", result));
+    mmc_api_call call = fixed_call("PUT", MMC_WEBHOOK_STATUS_PATH, &client->query);
+    return finish(client, result, make_request(client, &call, 1, result));
 }
 
 /* ---- event-push subscription ---------------------------------------------------------- */
@@ -703,17 +902,6 @@ static int append_member(mmc_buffer *body, const char *name, const char *value) 
                : 0;
 }
 
-/* Starts a call whose URL is the endpoint and `path`, with no body yet. 0 or -1. */
-static int prepare_call(mmc_client *client, const char *path, mmc_result *result) {
-    mmc_buffer_clear(&client->url);
-    mmc_buffer_clear(&client->request);
-    if (mmc_buffer_append_format(&client->url, "%s%s", client->endpoint, path) != 0) {
-        mmc_buffer_append_string(&result->message, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
 int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *config,
                                   mmc_result *result) {
     start_call(client, result);
@@ -722,9 +910,8 @@ int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *
         mmc_buffer_append_string(&result->message, problem);
         return -1;
     }
-    if (prepare_call(client, MMC_WEBHOOK_CONFIG_PATH, result) != 0)
-        return finish(client, result, -1);
     mmc_buffer *body = &client->request;
+    mmc_buffer_clear(body);
     if (mmc_buffer_append_string(body, "{") != 0 ||
         append_member(body, "subscriberId", config->subscriber_id) != 0 ||
         append_member(body, "subscriberKey", config->subscriber_key) != 0 ||
@@ -736,18 +923,21 @@ int mmc_client_set_webhook_config(mmc_client *client, const mmc_webhook_config *
         mmc_buffer_append_string(&result->message, "out of memory");
         return finish(client, result, -1);
     }
-    int outcome = call_with_token(client, "POST", result);
-    mmc_buffer_clear(body); /* it held the subscriber key */
-    redact(client, result, config->subscriber_key);
+    mmc_api_call call = fixed_call("POST", MMC_WEBHOOK_CONFIG_PATH, NULL);
+    call.body = body->data;
+    call.body_length = body->length;
+    int outcome = make_request(client, &call, 1, result); /* it clears the body */
+    redact(client, result, config->subscriber_key); /* and the other secrets, as finish() */
     return outcome;
 }
 
-/* Appends ?name=value or &name=value, escaped, when the value is given. */
-static int append_query(mmc_buffer *url, const char *name, const char *value, size_t length) {
+/* Appends name=value (after a '&' when the query has something), escaped, when the value is
+ * given. */
+static int append_query(mmc_buffer *query, const char *name, const char *value, size_t length) {
     if (value == NULL || length == 0)
         return 0;
-    return mmc_buffer_append_format(url, "%c%s=", strchr(url->data, '?') ? '&' : '?', name) != 0 ||
-                   mmc_url_append_escaped(url, value, length) != 0
+    return mmc_buffer_append_format(query, "%s%s=", query->length > 0 ? "&" : "", name) != 0 ||
+                   mmc_url_append_escaped(query, value, length) != 0
                ? -1
                : 0;
 }
@@ -760,13 +950,14 @@ int mmc_client_get_webhook_config(mmc_client *client, const char *corp_id, const
         mmc_buffer_append_string(&result->message, problem);
         return -1;
     }
-    if (prepare_call(client, MMC_WEBHOOK_CONFIG_PATH, result) != 0 ||
-        append_query(&client->url, "corpId", corp_id, corp_id ? strlen(corp_id) : 0) != 0 ||
-        append_query(&client->url, "spId", sp_id, sp_id ? strlen(sp_id) : 0) != 0) {
+    mmc_buffer_clear(&client->query);
+    if (append_query(&client->query, "corpId", corp_id, corp_id ? strlen(corp_id) : 0) != 0 ||
+        append_query(&client->query, "spId", sp_id, sp_id ? strlen(sp_id) : 0) != 0) {
         mmc_buffer_append_string(&result->message, "out of memory");
         return finish(client, result, -1);
     }
-    return finish(client, result, call_with_token(client, "GET", result));
+    mmc_api_call call = fixed_call("GET", MMC_WEBHOOK_CONFIG_PATH, &client->query);
+    return finish(client, result, make_request(client, &call, 1, result));
 }
 
 int mmc_client_delete_webhook_config(mmc_client *client, const char *id, size_t id_length,
@@ -776,12 +967,13 @@ int mmc_client_delete_webhook_config(mmc_client *client, const char *id, size_t 
         mmc_buffer_append_string(&result->message, "invalid id");
         return -1;
     }
-    if (prepare_call(client, MMC_WEBHOOK_CONFIG_PATH, result) != 0 ||
-        append_query(&client->url, "id", id, id_length) != 0) {
+    mmc_buffer_clear(&client->query);
+    if (append_query(&client->query, "id", id, id_length) != 0) {
         mmc_buffer_append_string(&result->message, "out of memory");
         return finish(client, result, -1);
     }
-    return finish(client, result, call_with_token(client, "DELETE", result));
+    mmc_api_call call = fixed_call("DELETE", MMC_WEBHOOK_CONFIG_PATH, &client->query);
+    return finish(client, result, make_request(client, &call, 1, result));
 }
 
 int mmc_client_logout(mmc_client *client, mmc_result *result) {
@@ -791,13 +983,9 @@ int mmc_client_logout(mmc_client *client, mmc_result *result) {
                                  "not logged in: the client holds no token to log out");
         return -1;
     }
-    if (prepare_call(client, MMC_TOKEN_PATH, result) != 0)
-        return finish(client, result, -1);
-    mmc_request request = {"DELETE", client->url.data, client->token.value.data, NULL, NULL, 0, 0};
-    mmc_response response;
-    int outcome = -1;
-    if (send_with_retries(client, &request, &response, result, 1) == 0)
-        outcome = judge_answer(result, &response);
+    /* With the token it holds: no authentication first, none after a 401. */
+    mmc_api_call call = fixed_call("DELETE", MMC_TOKEN_PATH, NULL);
+    int outcome = make_request(client, &call, 0, result);
     /* Redact before the token is forgotten: finish() can no longer see it afterwards. */
     finish(client, result, outcome);
     if (has_cache(client) && client->cache->drop != NULL && client->cache_value.length > 0)

@@ -8,13 +8,14 @@
  * retries once; a second 401 is returned as it is.
  *
  * Retries: an idempotent request (authentication, PUT, GET, DELETE; not the POST that sets a
- * subscription) that gets no answer because the connection was refused, reset or closed
- * early, or that is answered 429, 502, 503 or 504, is sent again, up to `retries` times,
- * after an exponential backoff with jitter (MMC_RETRY_BASE_DELAY doubling, times a random
- * factor from 0.5 to 1, at most MMC_RETRY_MAX_DELAY), or after what Retry-After asks. A wait
- * that would end past the call's timeout is not started: the last answer or failure is
- * returned at once. Everything else is returned at once. With a token cache, the client takes a shared
- * token before authenticating, and shares every token it obtains (token_cache.h).
+ * subscription, nor a POST or PATCH of mmc_client_request unless its call allows it) that gets no
+ * answer because the connection was refused, reset or closed early, or that is answered 429, 502,
+ * 503 or 504, is sent again, up to `retries` times, after an exponential backoff with jitter
+ * (MMC_RETRY_BASE_DELAY doubling, times a random factor from 0.5 to 1, at most
+ * MMC_RETRY_MAX_DELAY), or after what Retry-After asks. A wait that would end past the call's
+ * timeout is not started: the last answer or failure is returned at once. Everything else is
+ * returned at once. With a token cache, the client takes a shared token before authenticating, and
+ * shares every token it obtains (token_cache.h).
  *
  * Results follow one rule: `status` is the HTTP status of the last answer, 0 when no answer
  * arrived; `message` is empty on success and otherwise says what went wrong; `body` is the
@@ -29,6 +30,8 @@
 #include <stddef.h>
 
 #include "buffer.h"
+#include "exchange_log.h"
+#include "request.h"
 #include "token_cache.h"
 
 #define MMC_DEFAULT_ENDPOINT "https://api.meeting.huaweicloud.com"
@@ -72,6 +75,9 @@ typedef struct mmc_config {
     double connect_timeout; /* seconds */
     size_t max_body;        /* bytes */
     int retries;            /* 0..MMC_MAX_RETRIES: see "Retries" above */
+    const char *proxy;      /* NULL: libcurl's environment behaviour; "": none; else a URL
+                             * (proxy.h, transport.h) */
+    int record_exchanges;   /* 1: keep an exchange log of each call (exchange_log.h) */
 } mmc_config;
 
 /* An event-push subscription, as set by POST .../link-config. NULL or "" leaves a field out;
@@ -93,6 +99,25 @@ typedef struct mmc_result {
 } mmc_result;
 
 typedef struct mmc_client mmc_client;
+
+/* One API request, as every operation describes it to mmc_client_request. The pointers need
+ * only live until mmc_client_request starts sending: it copies what it keeps. */
+typedef struct mmc_api_call {
+    const char *method; /* "GET", "POST", "PUT", "DELETE" or "PATCH" */
+    const char *path;   /* the API path (request.h's rules), without a query */
+    size_t path_length;
+    const char *query; /* escaped "name=value&..." without '?', or NULL */
+    size_t query_length;
+    mmc_query_pair *query_pairs; /* or these, sorted and escaped here (request.h); or NULL */
+    size_t query_pair_count;
+    const char *body; /* sent as it is, or NULL for none */
+    size_t body_length;
+    const mmc_header *headers; /* extra headers (request.h's rules), or NULL */
+    size_t header_count;
+    int retry; /* 1: may be retried, 0: not, -1: as the method says (request.h) */
+} mmc_api_call;
+
+#define MMC_RETRY_AS_METHOD (-1)
 
 /* A config with every default filled in and no credentials. */
 void mmc_config_defaults(mmc_config *config);
@@ -129,6 +154,21 @@ int mmc_client_get_webhook_config(mmc_client *client, const char *corp_id, const
 /* DELETE .../webhook/link-config?id=<id>. 0 or -1. */
 int mmc_client_delete_webhook_config(mmc_client *client, const char *id, size_t id_length,
                                      mmc_result *result);
+
+/* The one way an API request with the token is made: checks the call (a bad method, path or
+ * header is a -1 with a message), builds the URL on the configured endpoint, authenticates
+ * when needed, sends with retries when allowed, re-authenticates once after a 401, and judges
+ * the answer as every operation does. 0 or -1. The operations below take the same path
+ * inside client.c (make_request): one copy of the token, retry and result logic. */
+int mmc_client_request(mmc_client *client, const mmc_api_call *call, mmc_result *result);
+
+/* The exchanges of the client's last call, when it records them (config.record_exchanges);
+ * valid until its next call. */
+const mmc_exchange_log *mmc_client_exchanges(const mmc_client *client);
+
+/* Appends a description of the client's proxy without credentials: the URL, "none" (turned
+ * off) or "from the environment". 0 or -1. */
+int mmc_client_describe_proxy(const mmc_client *client, mmc_buffer *out);
 
 /* DELETE /v1/usg/acs/token: invalidates the client's token. Whatever the answer, the client
  * forgets the token (and takes it out of a token cache that still holds it). With no token

@@ -97,6 +97,30 @@ static const char *set_fixed_options(mmc_transport *transport,
     return NULL;
 }
 
+/* The proxy settings (transport.h, mmc_transport_options.proxy). Returns the name of an
+ * option libcurl refused, or NULL. */
+static const char *set_proxy_options(mmc_transport *transport,
+                                     const mmc_transport_options *options) {
+    CURL *easy = transport->easy;
+    if (options->proxy == NULL)
+        return NULL;                    /* libcurl's own reading of the environment */
+    SET(CURLOPT_PROXY, options->proxy); /* "" turns the environment's proxies off */
+    if (options->proxy[0] == '\0')
+        return NULL;
+    /* Every request goes through it (no_proxy in the environment does not apply), and an
+     * http(s) proxy only ever sees CONNECT host:port: the request, with its token, travels
+     * inside the TLS tunnel. */
+    SET(CURLOPT_NOPROXY, "");
+    SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
+    SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
+    SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
+    if (options->ca_file != NULL) { /* the only trust anchor for the proxy too */
+        SET(CURLOPT_PROXY_CAINFO, options->ca_file);
+        SET(CURLOPT_PROXY_CAPATH, (char *)NULL);
+    }
+    return NULL;
+}
+
 int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *options,
                        mmc_buffer *problem) {
     memset(transport, 0, sizeof *transport);
@@ -115,6 +139,8 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
         return -1;
     }
     const char *refused = set_fixed_options(transport, options);
+    if (refused == NULL)
+        refused = set_proxy_options(transport, options);
     if (refused != NULL) {
         mmc_buffer_append_format(problem, "libcurl refused %s", refused);
         mmc_transport_close(transport);
@@ -187,15 +213,22 @@ static const char *failure_kind(CURLcode code) {
         return "invalid HTTP answer";
     case CURLE_OUT_OF_MEMORY:
         return "out of memory";
+#if LIBCURL_VERSION_NUM >= 0x074900 /* 7.73.0 */
+    case CURLE_PROXY:
+        return "proxy failed";
+#endif
     default:
         return "request failed";
     }
 }
 
 static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer *problem) {
-    if (code == CURLE_FILESIZE_EXCEEDED || transport->body_too_large)
+    if (code == CURLE_FILESIZE_EXCEEDED || transport->body_too_large) {
+        transport->failure_kind = "response too large";
         return mmc_buffer_append_format(problem, "response too large: body exceeds %zu bytes",
                                         transport->max_body);
+    }
+    transport->failure_kind = failure_kind(code);
     const char *detail =
         transport->curl_error[0] ? transport->curl_error : curl_easy_strerror(code);
     if (mmc_buffer_append_format(problem, "%s: ", failure_kind(code)) != 0)
@@ -235,15 +268,18 @@ static int append_hint(mmc_transport *transport, CURLcode code, const mmc_reques
  * mmc sends is bounded (the longest is a token, at most MMC_TOKEN_MAX_LENGTH). The line is
  * put together with memcpy, not snprintf, which cost several times as much (bench/run's
  * callgrind mode measures instructions per call). */
-static int add_header(struct curl_slist **list, const char *name, const char *value) {
-    char line[MMC_TOKEN_MAX_LENGTH + 64];
-    size_t name_length = strlen(name), value_length = strlen(value);
-    /* "Name:" with no value tells libcurl to leave that header out altogether. */
+static int add_header_bytes(struct curl_slist **list, const char *name, size_t name_length,
+                            const char *value, size_t value_length, char empty) {
+    char line[(MMC_TOKEN_MAX_LENGTH > MMC_MAX_HEADER_VALUE_LENGTH ? MMC_TOKEN_MAX_LENGTH
+                                                                  : MMC_MAX_HEADER_VALUE_LENGTH) +
+              MMC_MAX_HEADER_NAME_LENGTH + 4];
+    /* "Name:" with no value tells libcurl to leave that header out altogether; "Name;" sends
+     * it empty. */
     size_t length = name_length + 1 + (value_length > 0 ? 1 + value_length : 0);
     if (name_length >= sizeof line || value_length >= sizeof line || length >= sizeof line)
         return -1;
     memcpy(line, name, name_length);
-    line[name_length] = ':';
+    line[name_length] = value_length > 0 ? ':' : empty;
     if (value_length > 0) {
         line[name_length + 1] = ' ';
         memcpy(line + name_length + 2, value, value_length);
@@ -257,22 +293,55 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
     return 0;
 }
 
+static int add_header(struct curl_slist **list, const char *name, const char *value) {
+    return add_header_bytes(list, name, strlen(name), value, strlen(value), ':');
+}
+
+/* The extra header called `name`, or NULL. */
+static const mmc_header *extra_header(const mmc_request *request, const char *name) {
+    for (size_t i = 0; i < request->header_count; i++)
+        if (mmc_request_header_is(request->headers[i].name, request->headers[i].name_length, name))
+            return &request->headers[i];
+    return NULL;
+}
+
 static void free_headers(struct curl_slist *list) {
     for (struct curl_slist *node = list; node != NULL; node = node->next)
         mmc_wipe(node->data, strlen(node->data));
     curl_slist_free_all(list);
 }
 
-static struct curl_slist *build_headers(const mmc_request *request) {
+/* Builds the request's headers, and notes the X-Request-ID sent in `sent_request_id`. */
+static struct curl_slist *build_headers(const mmc_request *request,
+                                        char sent_request_id[MMC_REQUEST_ID_MAX + 1]) {
     struct curl_slist *list = NULL;
     char request_id[MMC_UUID_LENGTH + 1];
-    int failed = mmc_random_uuid(request_id) != 0;
-    failed = failed || add_header(&list, "Accept", "application/json") != 0;
-    failed = failed || add_header(&list, "X-Request-ID", request_id) != 0;
+    int failed = 0;
+    const mmc_header *given_id = extra_header(request, "X-Request-ID");
+    if (given_id == NULL) {
+        failed = mmc_random_uuid(request_id) != 0;
+        memcpy(sent_request_id, request_id, sizeof request_id);
+    } else {
+        size_t length = given_id->value_length < MMC_REQUEST_ID_MAX ? given_id->value_length
+                                                                    : MMC_REQUEST_ID_MAX;
+        memcpy(sent_request_id, given_id->value, length);
+        sent_request_id[length] = '\0';
+    }
+    if (extra_header(request, "Accept") == NULL)
+        failed = failed || add_header(&list, "Accept", "application/json") != 0;
+    if (given_id == NULL)
+        failed = failed || add_header(&list, "X-Request-ID", request_id) != 0;
     /* Without a body there is no Content-Type; libcurl would otherwise add a form type. */
-    failed = failed || add_header(&list, "Content-Type",
-                                  request->body ? "application/json; charset=UTF-8" : "") != 0;
-    failed = failed || add_header(&list, "Expect", "") != 0;
+    if (extra_header(request, "Content-Type") == NULL)
+        failed = failed || add_header(&list, "Content-Type",
+                                      request->body ? "application/json; charset=UTF-8" : "") != 0;
+    if (extra_header(request, "Expect") == NULL)
+        failed = failed || add_header(&list, "Expect", "") != 0;
+    for (size_t i = 0; !failed && i < request->header_count; i++) {
+        const mmc_header *header = &request->headers[i];
+        failed = add_header_bytes(&list, header->name, header->name_length, header->value,
+                                  header->value_length, ';') != 0;
+    }
     if (!failed && request->authorization != NULL)
         failed = add_header(&list, "Authorization", request->authorization) != 0;
     if (!failed && request->access_token != NULL)
@@ -323,9 +392,12 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     transport->request_id[0] = '\0';
     transport->curl_error[0] = '\0';
     transport->failure_is_transient = 0;
+    transport->failure_kind = NULL;
+    transport->sent_request_id[0] = '\0';
 
-    struct curl_slist *headers = build_headers(request);
+    struct curl_slist *headers = build_headers(request, transport->sent_request_id);
     if (headers == NULL) {
+        transport->failure_kind = "out of memory";
         mmc_buffer_append_string(problem, "out of memory");
         return -1;
     }
@@ -353,6 +425,19 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
         transport->failure_is_transient = code == CURLE_COULDNT_CONNECT ||
                                           code == CURLE_GOT_NOTHING || code == CURLE_SEND_ERROR ||
                                           code == CURLE_RECV_ERROR || code == CURLE_PARTIAL_FILE;
+        /* A proxy that refused the tunnel (407, 403, ...) is libcurl's receive error, but
+         * nothing a retry would change. */
+        long connect_code = 0;
+        if (curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+            connect_code >= 300) {
+            transport->failure_is_transient = 0;
+            transport->failure_kind = "proxy failed";
+            const char *detail =
+                transport->curl_error[0] ? transport->curl_error : curl_easy_strerror(code);
+            mmc_buffer_append_string(problem, "proxy failed: ");
+            mmc_message_append_clean(problem, detail, strlen(detail), 256);
+            return -1;
+        }
         if (describe_failure(transport, code, problem) == 0)
             append_hint(transport, code, request, problem);
         return -1;
@@ -360,6 +445,7 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     if (!transport->headers_complete) {
         /* libcurl takes a connection closed inside the headers for a finished answer. */
         transport->failure_is_transient = 1;
+        transport->failure_kind = "connection lost";
         mmc_buffer_append_string(problem, "connection lost: the answer ended inside its headers");
         return -1;
     }

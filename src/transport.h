@@ -29,6 +29,7 @@
 
 #include "buffer.h"
 #include "owned_sockets.h"
+#include "request.h"
 
 typedef struct mmc_transport_options {
     long connect_timeout_ms; /* TCP and TLS set-up */
@@ -37,16 +38,25 @@ typedef struct mmc_transport_options {
     int allow_http;          /* 1 allows plain http:// (local test servers) */
     const char *ca_file;     /* PEM bundle to trust instead of the system's (all of it), or NULL */
     const char *user_agent;
+    /* NULL: libcurl's own behaviour (https_proxy, HTTPS_PROXY, all_proxy and no_proxy from the
+     * environment); "": no proxy, whatever the environment says; else the proxy URL
+     * (http://, https:// or socks5h://), used for every request, through a CONNECT tunnel for
+     * http(s):// proxies, whatever no_proxy says. */
+    const char *proxy;
 } mmc_transport_options;
 
 typedef struct mmc_request {
-    const char *method; /* "GET", "POST", "PUT" or "DELETE" */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" or "PATCH" */
     const char *url;
     const char *access_token;  /* sent as X-Access-Token, or NULL */
     const char *authorization; /* sent as Authorization, or NULL */
     const char *body;          /* a JSON body, or NULL for none */
     size_t body_length;
     long timeout_ms; /* the whole exchange, connect included; above 0 */
+    /* Extra headers (request.h checked them), each replacing mmc's own of the same name
+     * (Accept, Content-Type, X-Request-ID, Expect, User-Agent); NULL when none. */
+    const mmc_header *headers;
+    size_t header_count;
 } mmc_request;
 
 typedef struct mmc_response {
@@ -73,6 +83,8 @@ typedef struct mmc_transport {
     mmc_owned_sockets sockets;
     /* The process `easy` belongs to: a fork's child makes a handle of its own. */
     pid_t owner;
+    const char *failure_kind; /* the last failure's kind ("timed out", ...), or NULL */
+    char sent_request_id[MMC_REQUEST_ID_MAX + 1]; /* the X-Request-ID of the last request */
 } mmc_transport;
 
 /* Opens the transport. 0, or -1 with the reason appended to `problem`. */

@@ -7,6 +7,9 @@
 --                             authentication, call) timed on its own, then N steady calls
 --   mmc_client.lua plain N    one authentication, then N calls with no timing at all (for
 --                             callgrind: the instructions of the calls alone)
+--   mmc_client.lua request N  as plain, the same change-status call made with mmc.request
+--   mmc_client.lua hook N     as plain, with an on_request hook set (a counter and a sum, as a
+--                             metrics hook keeps)
 --   mmc_client.lua count N    N calls from cold, nothing else (bench/run counts the
 --                             authentications the server saw: there must be exactly one)
 --   mmc_client.lua rss N      N calls; prints resident memory after 1,000 calls and after N
@@ -20,12 +23,17 @@ local common = require "common"
 local mmc = require "mmc"
 
 local mode, n = arg[1], tonumber(arg[2])
+local exchanges, exchange_seconds = 0, 0
 mmc.configure {
     endpoint = common.env("BENCH_ENDPOINT"),
     ca_file = common.env("BENCH_CA"),
     app_id = common.env("BENCH_APP_ID"),
     app_key = common.env("BENCH_APP_KEY"),
     timeout = 30,
+    on_request = mode == "hook" and function(event)
+        exchanges = exchanges + 1
+        exchange_seconds = exchange_seconds + event.seconds
+    end or nil,
 }
 local id = common.env("BENCH_WEBHOOK_ID")
 local set_webhook_status, ENABLE = mmc.set_webhook_status, mmc.ENABLE
@@ -55,10 +63,21 @@ elseif mode == "count" then
     end
     print("COUNTED calls=" .. n)
     return
-elseif mode == "plain" then
+elseif mode == "plain" or mode == "hook" then
     assert(auth())
     for _ = 1, n do
         local status, err = set_webhook_status(id, ENABLE)
+        if status ~= 200 then error(err or status) end
+    end
+    assert(mode == "plain" or exchanges == n + 1, "the hook missed exchanges")
+    print("PLAIN calls=" .. n)
+    return
+elseif mode == "request" then
+    -- The same request as set_webhook_status(id, ENABLE), options built afresh for each call
+    local request, PATH = mmc.request, "/v1/mmc/management/webhook/change-status"
+    assert(auth())
+    for _ = 1, n do
+        local status, err = request("PUT", PATH, { query = { id = id, status = ENABLE } })
         if status ~= 200 then error(err or status) end
     end
     print("PLAIN calls=" .. n)

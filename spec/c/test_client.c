@@ -78,6 +78,63 @@ static void refuses_an_unknown_ca(void) {
     mmc_client_free(client);
 }
 
+/* The generic call and a named one take the same way: both authenticate when needed, and
+ * the exchange log sees every exchange of a call, with its path and the id it sent. */
+static void makes_generic_calls_and_logs_exchanges(void) {
+    mmc_config config;
+    mmc_config_defaults(&config);
+    config.app_id = APP_ID;
+    config.app_key = APP_KEY;
+    config.endpoint = getenv("MMC_TEST_ENDPOINT");
+    config.ca_file = getenv("MMC_TEST_CA");
+    config.record_exchanges = 1;
+    mmc_buffer problem;
+    mmc_buffer_init(&problem);
+    mmc_client *client = mmc_client_new(&config, &problem);
+    mmc_buffer_free(&problem);
+    CHECK(client != NULL);
+    if (client == NULL)
+        return;
+    mmc_query_pair pairs[] = {{"searchKey", 9, "Weekly", 6}, {"limit", 5, "5", 1}};
+    mmc_api_call call = {.method = "GET",
+                         .path = "/v1/mmc/management/conferences",
+                         .path_length = 30,
+                         .query_pairs = pairs,
+                         .query_pair_count = 2,
+                         .retry = MMC_RETRY_AS_METHOD};
+    mmc_result result;
+    mmc_result_init(&result);
+    CHECK(mmc_client_request(client, &call, &result) == 0);
+    CHECK(result.status == 200);
+    CHECK(result.body != NULL && strstr(result.body, "\"Weekly sync\"") != NULL);
+    const mmc_exchange_log *log = mmc_client_exchanges(client);
+    CHECK(log->count == 2);
+    if (log->count == 2) {
+        CHECK_STR(log->entries[0].method, "POST");
+        /* paths are kept one after the other: each is path_length bytes */
+        CHECK(strncmp(mmc_exchange_path(log, &log->entries[0]), "/v2/usg/acs/auth/appauth", 24) ==
+              0);
+        CHECK(strncmp(mmc_exchange_path(log, &log->entries[1]), "/v1/mmc/management/conferences",
+                      30) == 0);
+        CHECK(log->entries[0].path_length == 24 && log->entries[1].path_length == 30);
+        CHECK(log->entries[1].status == 200 && log->entries[1].attempt == 1);
+        CHECK(log->entries[1].retry_in < 0 && log->entries[1].error == NULL);
+        CHECK(strlen(log->entries[1].request_id) == 36);
+    }
+    /* a named call: the log starts afresh, and needs no authentication now */
+    CHECK(mmc_client_set_webhook_status(client, WEBHOOK_ID, strlen(WEBHOOK_ID), MMC_DISABLE,
+                                        &result) == 0);
+    CHECK(log->count == 1 && log->entries[0].status == 200);
+    /* a bad call is refused before anything is sent */
+    call.path = "//evil.example/x";
+    call.path_length = 16;
+    CHECK(mmc_client_request(client, &call, &result) == -1);
+    CHECK(result.status == 0 && log->count == 0);
+    CHECK_STR(mmc_buffer_text(&result.message), "path must not have an empty segment ('//')");
+    mmc_result_free(&result);
+    mmc_client_free(client);
+}
+
 int main(void) {
     if (getenv("MMC_TEST_ENDPOINT") == NULL) {
         fprintf(stderr, "run through spec/support/with-mock\n");
@@ -86,5 +143,6 @@ int main(void) {
     authenticates_and_changes_status();
     reports_a_wrong_key();
     refuses_an_unknown_ca();
+    makes_generic_calls_and_logs_exchanges();
     return check_report("client");
 }

@@ -16,6 +16,10 @@ Two servers share one state:
       POST   /v1/mmc/management/webhook/link-config    set (create or replace) the push config
       GET    /v1/mmc/management/webhook/link-config    show it (never the subscriberKey)
       DELETE /v1/mmc/management/webhook/link-config    delete it
+      GET    /v1/mmc/management/conferences            list meetings (SearchMeetings)
+      POST   /v1/mmc/management/conferences            create a meeting (CreateMeeting)
+      DELETE /v1/mmc/management/conferences            cancel a meeting (CancelMeeting)
+      GET    /v1/mmc/management/conferences/confDetail one meeting's details (ShowMeetingDetail)
   * the control server (plain HTTP, 127.0.0.1 only) lets tests configure apps and
     webhooks, inject delays and faults, revoke tokens, read every recorded request, and
     make the mock send (or only sign) event pushes to a configured subscriber URL, and
@@ -72,6 +76,7 @@ LINK_CONFIG_PATH = "/v1/mmc/management/webhook/link-config"
 TOKEN_PATH = "/v1/usg/acs/token"
 ROUTES = {APPAUTH_PATH: ("POST",), CHANGE_STATUS_PATH: ("PUT",),
           LINK_CONFIG_PATH: ("POST", "GET", "DELETE"), TOKEN_PATH: ("DELETE",)}
+# The meeting routes (MEETING_ROUTES, defined with their handlers below) join ROUTES there.
 
 JSON_CT = "application/json;charset=UTF-8"
 MAX_BODY = 1 << 20            # nothing legitimate comes close; protects the mock itself
@@ -217,6 +222,8 @@ class State:
             self.fail_rules = []      # consumed in order; see take_faults()
             self.requests = []
             self.seq = 0
+            self.conferences = {}     # app_id -> [ConferenceInfo, ...]: see the meetings block
+            self.conference_seq = 914083137   # the last conferenceID given
 
     def issue_token(self, app_id, corp_id, user_id, now):
         """Caller holds the lock."""
@@ -606,6 +613,8 @@ class ApiHandler(QuietHandler):
                     result = self.change_status(st, tok, query, body)
                 elif path == TOKEN_PATH:
                     result = self.logout(st, tok, query, body)
+                elif path in MEETING_ROUTES:
+                    result = MEETING_ROUTES[path][self.command](self, st, tok, query, body)
                 elif self.command == "POST":
                     result = self.link_config_set(st, tok, query, body)
                 elif self.command == "GET":
@@ -908,6 +917,175 @@ class ApiHandler(QuietHandler):
                 raise ApiError(401, "USG.000000004", "token invalid or expired")
             live["revoked"] = live["logged_out"] = True
         return None
+
+
+# --------------------------------------------------------------------------- meetings
+# A few of Huawei's meeting APIs, so that mmc's generic call (client:request) is tested on
+# real routes. Paths, query names and fields follow Huawei's API reference and its Python SDK
+# (huaweicloudsdkmeeting/v1: SearchMeetings, ShowMeetingDetail, CreateMeeting, CancelMeeting).
+# Decided here (assumed): every app starts with two scheduled meetings; an unknown
+# conferenceID is 404 E_CONF_NOT_FOUND; a bad parameter is 400 E_BAD_PARAM; unknown query
+# names and body fields are refused (as everywhere in this mock).
+
+CONFERENCES_PATH = "/v1/mmc/management/conferences"
+CONF_DETAIL_PATH = "/v1/mmc/management/conferences/confDetail"
+E_CONF_NOT_FOUND = "MMC.111071001"
+SEARCH_QUERY = ("userUUID", "offset", "limit", "queryAll", "searchKey", "queryConfMode",
+                "sortType")
+DETAIL_QUERY = ("conferenceID", "offset", "limit", "searchKey", "userUUID")
+CANCEL_QUERY = ("conferenceID", "userUUID", "type")
+SCHEDULE_FIELDS = ("startTime", "length", "subject", "mediaTypes", "groupuri", "attendees",
+                   "isAutoRecord", "encryptMode", "language", "timeZoneID", "recordType",
+                   "liveAddress", "auxAddress", "recordAuxStream", "confConfigInfo",
+                   "recordAuthType", "vmrFlag", "cycleParams", "vmrID",
+                   "concurrentParticipants", "supportSimultaneousInterpretation",
+                   "confResType")
+
+
+def _conference(conference_id, subject, start, length, media="Voice,HDVideo"):
+    """A ConferenceInfo as SearchMeetings and ShowMeetingDetail return it (a subset)."""
+    end = time.strftime("%Y-%m-%d %H:%M",
+                        time.gmtime(time.mktime(time.strptime(start, "%Y-%m-%d %H:%M"))
+                                    + 60 * length))
+    return {"conferenceID": conference_id, "subject": subject, "size": 2,
+            "timeZoneID": "56", "startTime": start, "endTime": end, "mediaTypes": media,
+            "conferenceState": "Schedule", "language": "zh-CN",
+            "accessNumber": "+991117", "userUUID": "ff808081699b56cb0169be103500012b",
+            "scheduserName": "Mock User", "conferenceType": 0, "confType": "FUTURE",
+            "isAutoRecord": 0, "recordType": 0, "vmrFlag": 0,
+            "chairJoinUri": "https://c.meeting.huaweicloud.com/#/j/%s" % conference_id,
+            "guestJoinUri": "https://c.meeting.huaweicloud.com/#/j/%s" % conference_id,
+            "partAttendeeInfo": [{"name": "Zhang San", "phone": "+8657*******",
+                                  "role": 1}],
+            "terminlCount": 0, "normalCount": 2, "deptName": "Mock Corp"}
+
+
+def _conferences(st, app_id):
+    """Caller holds the lock. The app's meetings, seeded on first use."""
+    if app_id not in st.conferences:
+        st.conferences[app_id] = [
+            _conference("914083136", "Weekly sync", "2030-01-07 02:00", 60),
+            _conference("914083137", "Release review: Q1", "2030-01-08 06:30", 30, "Voice"),
+        ]
+    return st.conferences[app_id]
+
+
+def _meeting_query(query, allowed):
+    """The query's parameters as a dict, each at most once and among `allowed`."""
+    pairs = ApiHandler.query_pairs(query, "malformed query")
+    names = [k for k, _ in pairs]
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise ApiError(400, E_BAD_PARAM, "unknown query parameters: %s" % ", ".join(unknown))
+    if len(set(names)) != len(names):
+        raise ApiError(400, E_BAD_PARAM, "a query parameter is repeated")
+    params = dict(pairs)
+    for name, low, high in (("offset", 0, 1 << 31), ("limit", 1, 500)):
+        if name in params:
+            if not re.fullmatch(r"[0-9]{1,10}", params[name]) or \
+                    not low <= int(params[name]) <= high:
+                raise ApiError(400, E_BAD_PARAM, "%s must be an integer from %d to %d"
+                               % (name, low, high))
+    if "searchKey" in params and not 1 <= len(params["searchKey"]) <= 128:
+        raise ApiError(400, E_BAD_PARAM, "searchKey must be 1 to 128 characters")
+    return params
+
+
+def _page(items, params):
+    offset, limit = int(params.get("offset", 0)), int(params.get("limit", 20))
+    return {"offset": offset, "limit": limit, "count": len(items),
+            "data": items[offset:offset + limit]}
+
+
+def _search_meetings(handler, st, tok, query, body):
+    params = _meeting_query(query, SEARCH_QUERY)
+    if body:
+        raise ApiError(400, E_BAD_PARAM, "request body must be empty")
+    if params.get("queryAll", "false") not in ("true", "false"):
+        raise ApiError(400, E_BAD_PARAM, "queryAll must be true or false")
+    if params.get("queryConfMode", "ALL") not in ("ADAY", "AWEEK", "AMONTH", "ALL"):
+        raise ApiError(400, E_BAD_PARAM, "queryConfMode must be ADAY, AWEEK, AMONTH or ALL")
+    if params.get("sortType", "ASC_StartTIME") not in ("ASC_StartTIME", "DSC_StartTIME"):
+        raise ApiError(400, E_BAD_PARAM, "sortType must be ASC_StartTIME or DSC_StartTIME")
+    key = params.get("searchKey")
+    with st.lock:
+        found = [dict(c) for c in _conferences(st, tok["app_id"])
+                 if key is None or key in c["subject"] or key == c["conferenceID"]]
+    found.sort(key=lambda c: c["startTime"],
+               reverse=params.get("sortType") == "DSC_StartTIME")
+    return _page(found, params)
+
+
+def _show_meeting_detail(handler, st, tok, query, body):
+    params = _meeting_query(query, DETAIL_QUERY)
+    if "conferenceID" not in params:
+        raise ApiError(400, E_BAD_PARAM, "conferenceID is required")
+    with st.lock:
+        found = [dict(c) for c in _conferences(st, tok["app_id"])
+                 if c["conferenceID"] == params["conferenceID"]]
+    if not found:
+        raise ApiError(404, E_CONF_NOT_FOUND, "conference not found")
+    participants = [{"participantID": "+99111283%03d" % i, "name": name, "role": role,
+                     "state": "MEETTING", "attendeeType": "normal"}
+                    for i, (name, role) in enumerate((("Mock User", 1), ("Zhang San", 0)))]
+    return {"conferenceData": found[0], "data": _page(participants, params)}
+
+
+def _create_meeting(handler, st, tok, query, body):
+    _meeting_query(query, ("userUUID",))
+    if not handler.headers.get("Content-Type", "").lower().startswith("application/json"):
+        raise ApiError(400, E_BAD_PARAM, "Content-Type must be application/json")
+    try:
+        req = strict_json(body.decode("utf-8"))
+    except ValueError as e:
+        raise ApiError(400, E_BAD_PARAM, "body is not valid JSON: %s" % e) from None
+    if not isinstance(req, dict):
+        raise ApiError(400, E_BAD_PARAM, "body must be a JSON object")
+    unknown = sorted(set(req) - set(SCHEDULE_FIELDS))
+    if unknown:
+        raise ApiError(400, E_BAD_PARAM, "unknown fields: %s" % ", ".join(unknown))
+    media = req.get("mediaTypes")
+    if not isinstance(media, str) or not media or \
+            not set(media.split(",")) <= {"Voice", "Video", "HDVideo", "Data"}:
+        raise ApiError(400, E_BAD_PARAM, "mediaTypes is required: Voice, Video, HDVideo, Data")
+    subject = req.get("subject", "")
+    if not isinstance(subject, str) or len(subject) > 128:
+        raise ApiError(400, E_BAD_PARAM, "subject must be at most 128 characters")
+    length = req.get("length", 30)
+    if not is_int(length) or not 15 <= length <= 1440:
+        raise ApiError(400, E_BAD_PARAM, "length must be an integer from 15 to 1440 minutes")
+    start = req.get("startTime") or time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    try:
+        time.strptime(start, "%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        raise ApiError(400, E_BAD_PARAM, "startTime must be yyyy-MM-dd HH:mm") from None
+    with st.lock:
+        meetings = _conferences(st, tok["app_id"])
+        st.conference_seq += 1
+        conference = _conference(str(st.conference_seq), subject, start, length, media)
+        meetings.append(conference)
+        return [dict(conference)]
+
+
+def _cancel_meeting(handler, st, tok, query, body):
+    params = _meeting_query(query, CANCEL_QUERY)
+    if "conferenceID" not in params:
+        raise ApiError(400, E_BAD_PARAM, "conferenceID is required")
+    with st.lock:
+        meetings = _conferences(st, tok["app_id"])
+        kept = [c for c in meetings if c["conferenceID"] != params["conferenceID"]]
+        if len(kept) == len(meetings):
+            raise ApiError(404, E_CONF_NOT_FOUND, "conference not found")
+        st.conferences[tok["app_id"]] = kept
+    return None
+
+
+MEETING_ROUTES = {
+    CONFERENCES_PATH: {"GET": _search_meetings, "POST": _create_meeting,
+                       "DELETE": _cancel_meeting},
+    CONF_DETAIL_PATH: {"GET": _show_meeting_detail},
+}
+ROUTES.update({path: tuple(methods) for path, methods in MEETING_ROUTES.items()})
 
 
 class ControlHandler(QuietHandler):

@@ -406,6 +406,51 @@ class WebhookTests(Base):
         self.assertError(self.put_json(None, method="BREW", path=CHANGE), 405, "MOCK.405")
 
 
+class MeetingTests(Base):
+    """The meeting routes (SearchMeetings, ShowMeetingDetail, CreateMeeting, CancelMeeting)."""
+
+    CONFERENCES = "/v1/mmc/management/conferences"
+
+    def test_list_detail_create_cancel(self):
+        token = self.login()
+        status, _, page = self.put_json("limit=1&searchKey=Weekly", token, method="GET",
+                                        path=self.CONFERENCES)
+        self.assertEqual((status, page["count"], page["limit"]), (200, 1, 1))
+        conference_id = page["data"][0]["conferenceID"]
+        status, _, detail = self.put_json("conferenceID=" + conference_id, token, method="GET",
+                                          path=self.CONFERENCES + "/confDetail")
+        self.assertEqual((status, detail["conferenceData"]["subject"]), (200, "Weekly sync"))
+        self.assertEqual(detail["data"]["count"], 2)
+        headers = {"X-Access-Token": token, "Content-Type": "application/json"}
+        body = json.dumps({"subject": "new", "mediaTypes": "Voice", "length": 15}).encode()
+        status, _, out = self.api("POST", self.CONFERENCES, body, headers)
+        created = json.loads(out)[0]["conferenceID"]
+        self.assertEqual(status, 200)
+        self.assertEqual(self.put("conferenceID=" + created, token, method="DELETE",
+                                  path=self.CONFERENCES)[0], 200)
+        self.assertError(self.put_json("conferenceID=" + created, token, method="GET",
+                                       path=self.CONFERENCES + "/confDetail"),
+                         404, "MMC.111071001")
+
+    def test_rejections(self):
+        token = self.login()
+        for query in ("limit=0", "limit=501", "offset=-1", "nope=1", "limit=1&limit=2",
+                      "queryAll=yes", "sortType=up", "queryConfMode=AYEAR", "limit=%zz"):
+            with self.subTest(query):
+                self.assertError(self.put_json(query, token, method="GET", path=self.CONFERENCES),
+                                 400, "MMC.111070001")
+        self.assertError(self.put_json("limit=1", None, method="GET", path=self.CONFERENCES),
+                         401, "USG.000000004")
+        headers = {"X-Access-Token": token, "Content-Type": "application/json"}
+        for body in (b"{}", b'{"mediaTypes":"Voice","x":1}', b'{"mediaTypes":"Voice","length":5}',
+                     b"[]", b"not json"):
+            with self.subTest(body):
+                status, hdrs, out = self.api("POST", self.CONFERENCES, body, headers)
+                self.assertError((status, hdrs, json.loads(out)), 400, "MMC.111070001")
+        self.assertError(self.put_json(None, token, method="PATCH", path=self.CONFERENCES),
+                         405, "MOCK.405")
+
+
 class FaultTests(Base):
 
     def test_fail_with_path_filter_and_count(self):

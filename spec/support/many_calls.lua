@@ -5,7 +5,9 @@
 -- Every 10th call uses an unknown id (400), every 50th follows a token revocation (401, then
 -- re-authentication), every 100th gets a garbage body, every 200th opens and closes a second
 -- client that shares the main client's token through a token store (with a lock); every
--- 300th call finds the store raising. All clients are closed or collected before the end.
+-- 300th call finds the store raising. Every 7th call also goes through client:request on a
+-- client with an on_request hook that raises every other time (a query and a header; every
+-- 21st a JSON body the server refuses). All clients are closed or collected before the end.
 --
 -- It also prints the process's resident memory after the first tenth of the calls (at most
 -- 1,000: allocators and caches warmed up) and at the end; with MMC_RSS_LIMIT_KIB set, a
@@ -31,6 +33,12 @@ end
 function store:delete(key) self.data[key] = nil end
 local client = mmc.new(mock.options { token_store = store })
 local failures = 0
+local CONFERENCES = "/v1/mmc/management/conferences"
+local hook_calls = 0
+local generic = mmc.new(mock.options { proxy = false, on_request = function()
+    hook_calls = hook_calls + 1
+    if hook_calls % 2 == 0 then error("hook failed") end
+end })
 
 local function expect(wanted, status, err)
     if status ~= wanted then
@@ -58,6 +66,12 @@ for i = 1, calls do
         expect(200, other:set_webhook_status(mock.WEBHOOK_ID, i % 3))
         other:close()
     end
+    if i % 21 == 0 then
+        expect(400, generic:request("POST", CONFERENCES, { body = { subject = "no media type" } }))
+    elseif i % 7 == 0 then
+        expect(200, generic:request("GET", CONFERENCES,
+            { query = { limit = 1, searchKey = "Weekly" }, headers = { ["Accept-Language"] = "en-US" } }))
+    end
     store.broken = i % 300 == 0
     if i % 100 == 0 then
         mock.fail { status = 200, body = "\1garbage{", path = mock.CHANGE_STATUS }
@@ -75,6 +89,7 @@ collectgarbage()
 local rss_after = resident_kib()
 mmc.new(mock.options()) -- left for the collector
 client:close()
+generic:close()
 collectgarbage()
 print(("%d calls, %d unexpected results, %d authentications"):format(calls, failures, #mock.requests_to(mock.APPAUTH)))
 local limit = tonumber(os.getenv("MMC_RSS_LIMIT_KIB") or "")
