@@ -929,6 +929,7 @@ static int client_set_webhook_status(lua_State *L) {
 }
 
 static int client_request(lua_State *L) {
+    check_self(L, "request");
     lua_settop(L, 4);
     return do_request(L, 1, 2);
 }

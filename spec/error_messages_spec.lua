@@ -303,6 +303,7 @@ describe("error messages", function()
             { "auth", function(c) c.auth() end, "no value" },
             { "logout", function(c) c.logout() end, "no value" },
             { "close", function(c) c.close() end, "no value" },
+            { "request", function(c) c.request("GET", "/v1/mmc/management/conferences") end, "string" },
         }
         for _, case in ipairs(calls) do
             it("says to use client:" .. case[1] .. "(...) when given " .. case[3], function()
