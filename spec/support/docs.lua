@@ -55,6 +55,15 @@ function docs.blocks(path)
     return blocks
 end
 
+-- The blocks of `path` whose marker is `marker`, in order.
+function docs.marked_blocks(path, marker)
+    local found = {}
+    for _, block in ipairs(docs.blocks(path)) do
+        if block.marker == marker then found[#found + 1] = block end
+    end
+    return found
+end
+
 -- The text of the one block of `path` whose marker is `marker`.
 function docs.marked_block(path, marker)
     local found
