@@ -8,10 +8,13 @@
  *    (so it cannot hold it): two keys that both refuse a body give the same reason;
  *  - a body accepted with the key is refused with another (the key and one more byte), and is
  *    accepted with a max age only if it is accepted without one;
+ *  - a body whose timestamp is not exactly 13 digits (Unix milliseconds) is never accepted;
  *  - forgery: from the body's eventInfo (and appID, nonce, timestamp when usable) a push is
  *    signed here with OpenSSL directly; it must be accepted, and the same push with one byte
  *    (chosen from the input) changed must be refused, unless only a signature hex digit's case
  *    changed;
+ *  - the same push signed over eventInfo without the whitespace between its tokens (as Huawei
+ *    signs) but sent as it stands must be accepted too;
  *  - mmc_push_verify_reply succeeds exactly for valid UTF-8, and its JSON reads back to
  *    event "meeting.verify" and the same nonce.
  * Links: src/push.c src/json_scan.c src/json_write.c src/crypto.c src/buffer.c -lcrypto
@@ -74,8 +77,42 @@ static int in_unicode_escape(const char *text, size_t at) {
     return 0;
 }
 
+/* `json` without the whitespace between its tokens, written here rather than taken from
+ * push.c, so the check is independent. */
+static void append_compact(mmc_buffer *out, const char *json, size_t length) {
+    int in_string = 0, escaped = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = json[i];
+        if (in_string) {
+            if (escaped)
+                escaped = 0;
+            else if (c == '\\')
+                escaped = 1;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            continue;
+        }
+        mmc_buffer_append(out, &c, 1);
+    }
+}
+
+/* The hex HMAC-SHA256 of `text` under `key`, with OpenSSL directly. */
+static void sign(const char *key, size_t key_length, const mmc_buffer *text, char hex[65]) {
+    unsigned char digest[32];
+    unsigned int digest_length = 0;
+    FUZZ_CHECK(HMAC(EVP_sha256(), key, (int)key_length, (const unsigned char *)text->data,
+                    text->length, digest, &digest_length) != NULL &&
+                   digest_length == 32,
+               "HMAC failed");
+    for (unsigned int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
 /* Signs a push for the body's eventInfo and checks that it, and no one-byte change of it, is
- * accepted. */
+ * accepted; and that it is accepted when signed over eventInfo made compact. */
 static void check_forgery(const mmc_json_field *fields, const char *key, size_t key_length,
                           uint32_t choice) {
     const mmc_json_value *event = &fields[4].value, *timestamp = &fields[1].value;
@@ -86,7 +123,7 @@ static void check_forgery(const mmc_json_field *fields, const char *key, size_t 
     mmc_buffer_init(&signed_text), mmc_buffer_init(&push), mmc_buffer_init(&reason);
     decoded_or(&fields[0].value, "app-1", &app_id);
     decoded_or(&fields[2].value, "nonce-1", &nonce);
-    int plain = timestamp->type == MMC_JSON_NUMBER && timestamp->length <= 18;
+    int plain = timestamp->type == MMC_JSON_NUMBER && timestamp->length == 13;
     for (size_t i = 0; plain && i < timestamp->length; i++)
         plain = timestamp->start[i] >= '0' && timestamp->start[i] <= '9';
     if (plain)
@@ -97,12 +134,13 @@ static void check_forgery(const mmc_json_field *fields, const char *key, size_t 
     mmc_buffer_append(&signed_text, app_id.data, app_id.length);
     mmc_buffer_append(&signed_text, time.data, time.length);
     mmc_buffer_append(&signed_text, nonce.data, nonce.length);
+    size_t event_at = signed_text.length;
     mmc_buffer_append(&signed_text, event->start, event->length);
-    unsigned char digest[32];
-    unsigned int digest_length = 0;
-    FUZZ_CHECK(HMAC(EVP_sha256(), key, (int)key_length, (const unsigned char *)signed_text.data,
-                    signed_text.length, digest, &digest_length) != NULL,
-               "HMAC failed");
+    char signature[65], compact_signature[65];
+    sign(key, key_length, &signed_text, signature);
+    signed_text.length = event_at;
+    append_compact(&signed_text, event->start, event->length);
+    sign(key, key_length, &signed_text, compact_signature);
 
     mmc_buffer_append_string(&push, "{\"appID\":");
     append_json_string(&push, app_id.data, app_id.length);
@@ -110,12 +148,15 @@ static void check_forgery(const mmc_json_field *fields, const char *key, size_t 
     append_json_string(&push, nonce.data, nonce.length);
     mmc_buffer_append_string(&push, ",\"signature\":\"");
     size_t signature_at = push.length;
-    for (unsigned int i = 0; i < digest_length; i++)
-        mmc_buffer_append_format(&push, "%02x", digest[i]);
+    mmc_buffer_append(&push, compact_signature, 64);
     mmc_buffer_append_string(&push, "\",\"eventInfo\":");
     mmc_buffer_append(&push, event->start, event->length);
     mmc_buffer_append_string(&push, "}");
+    FUZZ_CHECK(verify(push.data, push.length, key, key_length, 0, NOW_MS, &reason) == 0,
+               "a push signed over eventInfo made compact was refused (%s): %s",
+               mmc_buffer_text(&reason), push.data);
 
+    memcpy(push.data + signature_at, signature, 64);
     long long signed_at = strtoll(time.data, NULL, 10);
     FUZZ_CHECK(verify(push.data, push.length, key, key_length, 0, NOW_MS, &reason) == 0 &&
                    verify(push.data, push.length, key, key_length, 300, signed_at, &reason) == 0,
@@ -187,6 +228,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mmc_json_field fields[] = {
         {"appID", {0}}, {"timestamp", {0}}, {"nonce", {0}}, {"signature", {0}}, {"eventInfo", {0}}};
     mmc_json_scan(body, size, fields, 5);
+    if (accepted)
+        FUZZ_CHECK(fields[1].value.type == MMC_JSON_NUMBER && fields[1].value.length == 13,
+                   "accepted a timestamp that is not 13 digits");
     check_forgery(fields, key, key_length, choice);
 
     mmc_buffer nonce;

@@ -48,6 +48,8 @@ cp "$build/mmc.so" "$(LIBDIR)/mmc.so"
     install = {
         lua = {
             ["mmc.redis_store"] = "lua/mmc/redis_store.lua",
+            ["mmc.receiver"] = "lua/mmc/receiver.lua",
+            ["mmc.redis_seen"] = "lua/mmc/redis_seen.lua",
         },
         bin = { mmc = "bin/mmc" }, -- the command for administrators
     },

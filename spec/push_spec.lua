@@ -18,17 +18,67 @@ describe("mmc.verify_push", function()
         assert.are.equal("987654321", push.eventInfo.payload.meetingInfo.meetingID)
     end)
 
-    it("checks the signature over eventInfo exactly as it stands in the body", function()
-        local spaced = '{ "event" : "meeting.end", "timestamp" : 1, "payload" : { } }'
+    -- Huawei's page "Event of Verifying Configuration Enabling" gives this known answer: the
+    -- signature is over the compact eventInfo, while the page prints the body pretty-printed.
+    local VECTOR_KEY = "123456"
+    local VECTOR_SIGNATURE = "262ccb5f8854f824c41ea5854ba1798bfa850706fbc85b2be9fd7535ed6b8ff3"
+    local VECTOR_COMPACT = '{"appID":"1988692299","timestamp":1629183619116,"nonce":"85262798",'
+        .. '"signature":"' .. VECTOR_SIGNATURE .. '",'
+        .. '"eventInfo":{"event":"meeting.verify","timestamp":1629183619116}}'
+    local VECTOR_PRINTED = '{\n\t"appID": "1988692299",\n\t"timestamp": 1629183619116,\n'
+        .. '\t"nonce": "85262798",\n\t"signature": "' .. VECTOR_SIGNATURE .. '",\n'
+        .. '\t"eventInfo": {\n\t\t"event": "meeting.verify",\n\t\t"timestamp": 1629183619116\n\t}\n}'
+
+    it("accepts Huawei's documented push, compact and as the documentation prints it", function()
+        for name, body in pairs { compact = VECTOR_COMPACT, printed = VECTOR_PRINTED } do
+            local push, err = mmc.verify_push(body, VECTOR_KEY)
+            assert.is_nil(err, name)
+            assert.are.equal("1988692299", push.appID, name)
+            assert.are.equal("85262798", push.nonce, name)
+            assert.are.equal("meeting.verify", push.eventInfo.event, name)
+            local status, reply = mmc.push_reply(push)
+            assert.are.equal(200, status)
+            assert.are.equal('{"event":"meeting.verify","nonce":"85262798"}', reply)
+        end
+        -- and refuses it with any other key
+        assert.matches("^wrong signature", select(2, mmc.verify_push(VECTOR_PRINTED, "1234567")))
+    end)
+
+    it("refuses the documented push with a change that is not whitespace between tokens", function()
+        for _, change in ipairs {
+            { '"meeting%.verify"', '"meeting.verify "' },      -- a space inside a string counts
+            { '"meeting%.verify"', '"meeting\\u002everify"' }, -- the same string, escaped otherwise
+            { '"event": ', '"Event": ' },
+            { '1629183619116\n\t}', '1629183619117\n\t}' },
+            { '"event": "meeting%.verify",\n\t\t"timestamp": 1629183619116',
+              '"timestamp": 1629183619116,\n\t\t"event": "meeting.verify"' }, -- key order counts
+        } do
+            local changed, n = VECTOR_PRINTED:gsub(change[1], change[2])
+            assert.are.equal(1, n, change[1])
+            local push, err = mmc.verify_push(changed, VECTOR_KEY)
+            assert.is_nil(push, change[2])
+            assert.matches("^wrong signature", err, change[2])
+        end
+    end)
+
+    it("checks the signature over eventInfo as it stands, then with whitespace between tokens removed", function()
+        local spaced = '{ "event" : "meeting.end", "timestamp" : 1, "payload" : { "note" : "a b" } }'
+        -- signed as it stands (spaces and all)
         assert.is_table(mmc.verify_push(signer.push { key = KEY, event_info = spaced }, KEY))
-        -- the same eventInfo, signed compactly but sent with spaces: not what was signed
-        local compact = '{"event":"meeting.end","timestamp":1,"payload":{}}'
+        -- signed compactly, sent with spaces (and with CR LF): the same push
+        local compact = '{"event":"meeting.end","timestamp":1,"payload":{"note":"a b"}}'
         local signature = signer.hmac(KEY, "12345678" .. "1700000000000" .. "n" .. compact)
-        local reformatted = signer.push { key = KEY, timestamp = 1700000000000, nonce = "n",
-                                          event_info = spaced, signature = signature }
-        local push, err = mmc.verify_push(reformatted, KEY)
-        assert.is_nil(push)
-        assert.matches("^wrong signature", err)
+        for _, sent in ipairs { spaced, (spaced:gsub(" : ", ":\r\n  ")) } do
+            local reformatted = signer.push { key = KEY, timestamp = 1700000000000, nonce = "n",
+                                              event_info = sent, signature = signature }
+            local push, err = mmc.verify_push(reformatted, KEY)
+            assert.is_nil(err)
+            assert.are.equal("a b", push.eventInfo.payload.note)
+        end
+        -- whitespace inside a string is part of it: "a  b" is not what was signed
+        local inside = signer.push { key = KEY, timestamp = 1700000000000, nonce = "n",
+                                     event_info = (spaced:gsub('"a b"', '"a  b"')), signature = signature }
+        assert.matches("^wrong signature", select(2, mmc.verify_push(inside, KEY)))
     end)
 
     it("accepts the signature in upper-case hex too", function()
@@ -89,6 +139,9 @@ describe("mmc.verify_push", function()
             { '"timestamp":(%d+)', '"timestamp":%1.5', "the push's 'timestamp' is not a whole number" },
             { '"timestamp":(%d+)', '"timestamp":1e12', "the push's 'timestamp' is not a whole number" },
             { '"timestamp":(%d+)', '"timestamp":-%1', "the push's 'timestamp' is not a whole number" },
+            { '"timestamp":(%d+)', '"timestamp":1%1', "the push's 'timestamp' is not Unix milliseconds (13 digits)" },
+            { '"timestamp":(%d+)', '"timestamp":1700000000', "the push's 'timestamp' is not Unix milliseconds (13 digits)" },
+            { '"timestamp":(%d+)', '"timestamp":0', "the push's 'timestamp' is not Unix milliseconds (13 digits)" },
             { '"appID":"12345678"', '"appID":12345678', "the push's 'appID' is not a string" },
             { '"signature":"%x+"', '"signature":"zz"', "the push's signature is not 64 hex digits" },
             { '"eventInfo":{', '"eventInfo":[{', "the push's 'eventInfo' is not an object" },
@@ -134,6 +187,17 @@ describe("mmc.verify_push", function()
                 assert.are.equal(body:lower(), damaged:lower())
             end
         end
+    end)
+
+    it("refuses a re-framed push: a timestamp digit moved into the nonce, the signature kept", function()
+        -- appID .. timestamp .. nonce has no separators, so this is the same signed text
+        local body = signer.push { key = KEY, timestamp = 1700000000123, nonce = "n-1" }
+        assert.is_table(mmc.verify_push(body, KEY))
+        local reframed, n = body:gsub('"timestamp":1700000000123,"nonce":"n%-1"', '"timestamp":170000000012,"nonce":"3n-1"')
+        assert.are.equal(1, n)
+        local push, err = mmc.verify_push(reframed, KEY)
+        assert.is_nil(push)
+        assert.are.equal("the push's 'timestamp' is not Unix milliseconds (13 digits)", err)
     end)
 
     describe("with a maximum age", function()

@@ -9,6 +9,11 @@
 
 enum { APP_ID, TIMESTAMP, NONCE, SIGNATURE, EVENT_INFO, FIELD_COUNT };
 
+/* Unix milliseconds have 13 digits from 2001-09-09 to 2286-11-20. A fixed width also keeps
+ * digits from moving between timestamp and nonce in the signed text, which has no separators
+ * (a push re-framed that way would still carry a valid signature). */
+#define TIMESTAMP_DIGITS 13
+
 /* 1 when a scanned number is a plain non-negative integer: what was signed is the number's
  * own digits, so a fraction or an exponent cannot stand for it. */
 static int is_plain_integer(const mmc_json_value *value) {
@@ -18,6 +23,10 @@ static int is_plain_integer(const mmc_json_value *value) {
         if (value->start[i] < '0' || value->start[i] > '9')
             return 0;
     return 1;
+}
+
+static int is_milliseconds(const mmc_json_value *value) {
+    return value->length == TIMESTAMP_DIGITS;
 }
 
 static int has_type(const mmc_json_value *value, int field) {
@@ -49,6 +58,11 @@ static int check_fields(const mmc_json_field *fields, mmc_buffer *reason) {
             return -1;
         }
     }
+    if (!is_milliseconds(&fields[TIMESTAMP].value)) {
+        mmc_buffer_append_string(reason,
+                                 "the push's 'timestamp' is not Unix milliseconds (13 digits)");
+        return -1;
+    }
     return 0;
 }
 
@@ -75,16 +89,71 @@ static long long digits_value(const mmc_json_value *value) {
     return number;
 }
 
-/* appID .. timestamp .. nonce .. eventInfo: the strings decoded, the others as they stand. */
-static int build_signed_text(const mmc_json_field *fields, mmc_buffer *text) {
-    return mmc_json_string_value(&fields[APP_ID].value, text) != 0 ||
-                   mmc_buffer_append(text, fields[TIMESTAMP].value.start,
-                                     fields[TIMESTAMP].value.length) != 0 ||
-                   mmc_json_string_value(&fields[NONCE].value, text) != 0 ||
-                   mmc_buffer_append(text, fields[EVENT_INFO].value.start,
-                                     fields[EVENT_INFO].value.length) != 0
-               ? -1
-               : 0;
+static int is_json_whitespace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Copies `json` (a value the strict scanner accepted) to `out` without the whitespace between
+ * its tokens, and counts the bytes left out; with `out` NULL, only counts. Huawei signs
+ * eventInfo compact, yet its own documentation prints pushes indented. Strings are copied as
+ * they stand, escapes and all, and nothing is reordered, so the result is the compact text
+ * only if that is what the sender serialized. -1 when out of memory. */
+static long long strip_whitespace_between_tokens(const char *json, size_t length, mmc_buffer *out) {
+    long long left_out = 0;
+    int in_string = 0;
+    size_t run = 0; /* the bytes from `run` up to `i` are still to be copied */
+    for (size_t i = 0; i < length; i++) {
+        char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped character cannot end the string */
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (is_json_whitespace(c)) {
+            if (out != NULL && mmc_buffer_append(out, json + run, i - run) != 0)
+                return -1;
+            run = i + 1;
+            left_out++;
+        }
+    }
+    if (out != NULL && mmc_buffer_append(out, json + run, length - run) != 0)
+        return -1;
+    return left_out;
+}
+
+/* appID .. timestamp .. nonce .. eventInfo: the strings decoded, the others as they stand
+ * (eventInfo without the whitespace between its tokens when `compact`). */
+static int build_signed_text(const mmc_json_field *fields, int compact, mmc_buffer *text) {
+    const mmc_json_value *event_info = &fields[EVENT_INFO].value;
+    if (mmc_json_string_value(&fields[APP_ID].value, text) != 0 ||
+        mmc_buffer_append(text, fields[TIMESTAMP].value.start, fields[TIMESTAMP].value.length) !=
+            0 ||
+        mmc_json_string_value(&fields[NONCE].value, text) != 0)
+        return -1;
+    if (!compact)
+        return mmc_buffer_append(text, event_info->start, event_info->length);
+    long long left_out =
+        strip_whitespace_between_tokens(event_info->start, event_info->length, text);
+    return left_out < 0 ? -1 : 0;
+}
+
+/* Whether `received` is the signature of the push read as `compact` or not (see
+ * build_signed_text): 1 matches, 0 does not, -1 out of memory. */
+static int signature_matches(const mmc_json_field *fields, int compact, const char *key,
+                             size_t key_length, const char *received) {
+    char expected[MMC_SHA256_HEX_LENGTH + 1];
+    mmc_buffer text;
+    mmc_buffer_init(&text);
+    int built = build_signed_text(fields, compact, &text) == 0 &&
+                mmc_hmac_sha256_hex(key, key_length, text.data, text.length, expected) == 0;
+    mmc_buffer_free(&text);
+    if (!built)
+        return -1;
+    int matches = mmc_constant_time_equal(received, expected, MMC_SHA256_HEX_LENGTH);
+    mmc_wipe(expected, sizeof expected);
+    return matches ? 1 : 0;
 }
 
 int mmc_push_verify(const char *body, size_t length, const char *key, size_t key_length,
@@ -109,18 +178,17 @@ int mmc_push_verify(const char *body, size_t length, const char *key, size_t key
         mmc_buffer_append_string(reason, "the push's signature is not 64 hex digits");
         return -1;
     }
-    char expected[MMC_SHA256_HEX_LENGTH + 1];
-    mmc_buffer text;
-    mmc_buffer_init(&text);
-    int built = build_signed_text(fields, &text) == 0 &&
-                mmc_hmac_sha256_hex(key, key_length, text.data, text.length, expected) == 0;
-    mmc_buffer_free(&text);
-    if (!built) {
+    /* eventInfo as it stands first; then, if it has any, without the whitespace between its
+     * tokens (what Huawei signs, by its documented example). */
+    int matches = signature_matches(fields, 0, key, key_length, received);
+    const mmc_json_value *event_info = &fields[EVENT_INFO].value;
+    if (matches == 0 &&
+        strip_whitespace_between_tokens(event_info->start, event_info->length, NULL) > 0)
+        matches = signature_matches(fields, 1, key, key_length, received);
+    if (matches < 0) {
         mmc_buffer_append_string(reason, "out of memory");
         return -1;
     }
-    int matches = mmc_constant_time_equal(received, expected, MMC_SHA256_HEX_LENGTH);
-    mmc_wipe(expected, sizeof expected);
     if (!matches) {
         mmc_buffer_append_string(reason, "wrong signature: the push was not signed with this "
                                          "subscriber key, or was changed on the way");

@@ -2,10 +2,13 @@
  * push: checking an event push that Huawei sent to a subscriber, and the reply it expects.
  *
  * A push is a JSON body {"appID","timestamp","nonce","signature","eventInfo"} whose signature
- * is hex(HMAC-SHA256(subscriberKey, appID .. timestamp .. nonce .. eventInfo)), eventInfo
- * being the object's exact text in the body (mmc-api.md, section 4; the exact serialization
- * is not documented, so the received text itself is what is signed: assumed). Everything in a
- * push comes from the network, so this reads it with the strict scanner (json_scan.h), never
+ * is hex(HMAC-SHA256(subscriberKey, appID .. timestamp .. nonce .. eventInfo)). Huawei's
+ * documented example signs eventInfo compact (no whitespace between tokens) while printing the
+ * body indented, so eventInfo is checked as its exact text in the body first, then as that
+ * text without the whitespace between its tokens (strings, escapes and key order untouched).
+ * timestamp is Unix milliseconds, exactly 13 digits: the signed text has no separators, and a
+ * fixed width stops digits from moving between timestamp and nonce. Everything in a push
+ * comes from the network, so this reads it with the strict scanner (json_scan.h), never
  * trusts a length or a type, and compares signatures in constant time.
  */
 #ifndef MMC_PUSH_H

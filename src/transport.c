@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "curl_global.h"
@@ -76,6 +77,10 @@ static const char *set_fixed_options(mmc_transport *transport,
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_OPENSOCKETFUNCTION, mmc_owned_sockets_open);
+    SET(CURLOPT_OPENSOCKETDATA, &transport->sockets);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, mmc_owned_sockets_close);
+    SET(CURLOPT_CLOSESOCKETDATA, &transport->sockets);
     SET(CURLOPT_USERAGENT, options->user_agent);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     SET(CURLOPT_PROTOCOLS_STR, options->allow_http ? "https,http" : "https");
@@ -85,8 +90,10 @@ static const char *set_fixed_options(mmc_transport *transport,
 #endif
     SET(CURLOPT_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
-    if (options->ca_file != NULL)
+    if (options->ca_file != NULL) { /* the only trust anchor: not libcurl's CA directory too */
         SET(CURLOPT_CAINFO, options->ca_file);
+        SET(CURLOPT_CAPATH, (char *)NULL);
+    }
     return NULL;
 }
 
@@ -94,6 +101,8 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
                        mmc_buffer *problem) {
     memset(transport, 0, sizeof *transport);
     mmc_buffer_init(&transport->body);
+    mmc_owned_sockets_init(&transport->sockets);
+    transport->owner = getpid();
     transport->max_body = options->max_body;
     if (mmc_curl_global_init() != 0) {
         mmc_buffer_append_string(problem, "libcurl could not be initialised");
@@ -115,10 +124,31 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
 
 void mmc_transport_close(mmc_transport *transport) {
     if (transport->easy != NULL) {
-        curl_easy_cleanup(transport->easy);
+        /* A fork's child must not clean up the parent's connections: abandoned if it cannot
+         * disown them. */
+        if (transport->owner == getpid() || mmc_owned_sockets_disown(&transport->sockets) == 0)
+            curl_easy_cleanup(transport->easy);
         transport->easy = NULL;
     }
+    mmc_owned_sockets_free(&transport->sockets);
     mmc_buffer_free(&transport->body);
+}
+
+/* A fork's child inherits the handle with the parent's open connection and its TLS state:
+ * both processes writing on it would mix up their requests and answers, and cleaning it up
+ * would send the parent's close_notify. The child goes on with a copy of the handle (the same
+ * settings, no connection) and lets go of the inherited one without a byte on the wire.
+ * Returns -1, keeping the inherited handle unused, when no copy could be made. */
+static int leave_parent_connections(mmc_transport *transport) {
+    CURL *fresh = curl_easy_duphandle(transport->easy);
+    if (fresh == NULL)
+        return -1;
+    if (mmc_owned_sockets_disown(&transport->sockets) == 0)
+        curl_easy_cleanup(transport->easy); /* closes them through the list */
+    transport->sockets.count = 0;           /* closed, or the abandoned handle's for good */
+    transport->easy = fresh;
+    transport->owner = getpid();
+    return 0;
 }
 
 /* What kind of failure a libcurl code is, in words a gateway operator can act on. */
@@ -250,11 +280,15 @@ static CURLcode set_method(CURL *easy, const mmc_request *request) {
 
 int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
                           mmc_response *response, mmc_buffer *problem) {
-    CURL *easy = transport->easy;
-    if (easy == NULL) {
+    if (transport->easy == NULL) {
         mmc_buffer_append_string(problem, "client is closed");
         return -1;
     }
+    if (transport->owner != getpid() && leave_parent_connections(transport) != 0) {
+        mmc_buffer_append_string(problem, "out of memory");
+        return -1;
+    }
+    CURL *easy = transport->easy;
     mmc_buffer_clear(&transport->body);
     transport->body_too_large = 0;
     transport->headers_complete = 0;

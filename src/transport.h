@@ -9,6 +9,11 @@
  * it sets only the method, URL, headers, body and time allowed, and always sends a fresh
  * X-Request-ID.
  *
+ * Its sockets are close-on-exec, and a process forked from the one that opened it never uses
+ * or closes the parent's connection (nor its TLS state): before its first request, or when it
+ * closes the transport, the child lets go of them without a byte on the wire and goes on with
+ * a fresh handle with the same settings (see owned_sockets.h).
+ *
  * It knows nothing of the Huawei API: answers of any status are returned as they came, and a
  * failure to get one is described as "<what failed>: <libcurl's detail>".
  */
@@ -16,17 +21,19 @@
 #define MMC_TRANSPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 
 #include "buffer.h"
+#include "owned_sockets.h"
 
 typedef struct mmc_transport_options {
     long connect_timeout_ms; /* TCP and TLS set-up */
     size_t max_body;         /* bytes; a longer response body is a failure */
     int ssl_verify;          /* 0 only when the user explicitly turned verification off */
     int allow_http;          /* 1 allows plain http:// (local test servers) */
-    const char *ca_file;     /* PEM bundle to trust instead of the system's, or NULL */
+    const char *ca_file;     /* PEM bundle to trust instead of the system's (all of it), or NULL */
     const char *user_agent;
 } mmc_transport_options;
 
@@ -59,6 +66,10 @@ typedef struct mmc_transport {
     char request_id[MMC_REQUEST_ID_MAX + 1];
     char curl_error[CURL_ERROR_SIZE]; /* libcurl's detail for the last failure */
     int failure_is_transient; /* the last failure may pass: refused, reset, closed early */
+    /* The handle's sockets: close-on-exec, disowned after a fork. */
+    mmc_owned_sockets sockets;
+    /* The process `easy` belongs to: a fork's child makes a handle of its own. */
+    pid_t owner;
 } mmc_transport;
 
 /* Opens the transport. 0, or -1 with the reason appended to `problem`. */

@@ -1,78 +1,64 @@
--- An event-push receiver for nginx with the Lua module: checks every push Huawei sends with
--- mmc.verify_push, answers it with mmc.push_reply (the meeting.verify handshake included),
--- handles each event once, and refuses anything forged, changed, unsigned or too old.
+-- An event-push receiver for nginx with the Lua module, on mmc.receiver: every push is
+-- checked, meeting.verify is answered, and every other event is appended to a Redis stream
+-- before it is acknowledged, once for all the receiver hosts that share the Redis.
 --
 -- Used by examples/receiver/nginx.conf:
 --   init_by_lua_block    { require("mmc_receiver").init() }
---   content_by_lua_block { require("mmc_receiver").handle() }
--- The subscriber key is read once, at start, from the file named by MMC_SUBSCRIBER_KEY_FILE
--- (absolute, or relative to nginx's prefix).
-local mmc = require "mmc"
+--   content_by_lua_block { require("mmc_receiver").serve() }
+-- Environment (read once, at start):
+--   MMC_SUBSCRIBER_KEY_FILE  the file holding the subscriber key (absolute, or relative to
+--                            nginx's prefix); the key is never in the config
+--   MMC_REDIS_HOST, MMC_REDIS_PORT  the Redis that holds the stream and the pushes seen
+--                            (default 127.0.0.1:6379)
+-- Whatever consumes the events reads the stream "mmc:events" (XREADGROUP), each entry with
+-- the fields event, signature and body (the push exactly as received, signature and all).
+local receiver = require "mmc.receiver"
+local redis_seen = require "mmc.redis_seen"
+local mmc_redis = require "mmc_redis" -- a minimal Redis client on nginx's cosockets
 
-local receiver = {}
+local example = {}
 
--- Pushes signed longer ago than this (or this far in the future) are refused. Huawei retries
--- a failed push for 24 hours; a receiver that was down longer than this loses those retries,
--- so choose it with that in mind.
-local MAX_AGE = 300
+local STREAM = "mmc:events"
 
-local subscriber_key
+local the_receiver
 
-function receiver.init()
+local function read_key()
     local path = os.getenv("MMC_SUBSCRIBER_KEY_FILE")
     assert(path and path ~= "", "MMC_SUBSCRIBER_KEY_FILE must name the file holding the subscriber key")
     if path:sub(1, 1) ~= "/" then
         path = ngx.config.prefix() .. path -- relative to nginx's prefix (-p)
     end
     local file = assert(io.open(path, "rb"))
-    subscriber_key = file:read("*a"):gsub("\r?\n$", "")
+    local key = file:read("*a"):gsub("\r?\n$", "")
     file:close()
-    assert(subscriber_key ~= "", "the subscriber key file is empty")
+    assert(key ~= "", "the subscriber key file is empty")
+    return key
 end
 
--- What the gateway does with an event: here, a line in the error log. Replace with a queue,
--- a database, a call to another service...
-local function handle_event(push)
-    local info = push.eventInfo
-    local meeting = type(info.payload) == "table" and type(info.payload.meetingInfo) == "table"
-        and info.payload.meetingInfo.meetingID or "-"
-    ngx.log(ngx.NOTICE, "event push: ", info.event, " meeting ", tostring(meeting), " nonce ", push.nonce)
+function example.init()
+    local redis = mmc_redis.new {
+        host = os.getenv("MMC_REDIS_HOST") or "127.0.0.1",
+        port = tonumber(os.getenv("MMC_REDIS_PORT") or "6379"),
+    }
+    the_receiver = receiver.new {
+        subscriber_key = read_key(),
+        -- Pushes seen by any receiver host that uses this Redis: one host hands a push on.
+        seen = redis_seen.new(redis, { prefix = "mmc:seen:" }),
+        -- Acknowledged (200) only once the event is in the stream: a failure here answers 500,
+        -- and Huawei sends the push again later.
+        on_event = function(push, body)
+            local id, err = redis:xadd(STREAM, "*", "event", tostring(push.eventInfo.event),
+                "signature", push.signature:lower(), "body", body)
+            if not id then return nil, "XADD " .. STREAM .. " failed: " .. tostring(err) end
+            ngx.log(ngx.NOTICE, "event push stored: ", tostring(push.eventInfo.event), " as ", id)
+            return true
+        end,
+        -- max_age: the default, 25 hours, keeps Huawei's retries (24 hours) acceptable.
+    }
 end
 
-function receiver.handle()
-    if ngx.req.get_method() ~= "POST" then
-        return ngx.exit(ngx.HTTP_NOT_ALLOWED)
-    end
-    ngx.req.read_body()
-    -- The exact text is needed (the signature covers it): nginx.conf keeps bodies up to its
-    -- client_max_body_size in memory, so a body in a file is one that is too large anyway.
-    local body = ngx.req.get_body_data()
-    if not body then
-        ngx.status = ngx.HTTP_BAD_REQUEST
-        return ngx.say("no body")
-    end
-
-    local push, reason = mmc.verify_push(body, subscriber_key, MAX_AGE)
-    if not push then
-        ngx.log(ngx.WARN, "event push refused: ", reason)
-        ngx.status = ngx.HTTP_UNAUTHORIZED
-        return ngx.say("refused")
-    end
-
-    -- A push seen before (same nonce, within the window) is acknowledged, not handled again.
-    local first_time = ngx.shared.mmc_push_nonces:add(push.nonce, true, 2 * MAX_AGE)
-    if first_time and push.eventInfo.event ~= "meeting.verify" then
-        handle_event(push)
-    elseif not first_time then
-        ngx.log(ngx.NOTICE, "event push seen before, not handled again: nonce ", push.nonce)
-    end
-
-    local status, reply = mmc.push_reply(push)
-    ngx.status = status
-    if reply ~= "" then
-        ngx.header["Content-Type"] = "application/json"
-    end
-    ngx.print(reply)
+function example.serve()
+    return the_receiver:serve()
 end
 
-return receiver
+return example

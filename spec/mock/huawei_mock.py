@@ -18,7 +18,8 @@ Two servers share one state:
       DELETE /v1/mmc/management/webhook/link-config    delete it
   * the control server (plain HTTP, 127.0.0.1 only) lets tests configure apps and
     webhooks, inject delays and faults, revoke tokens, read every recorded request, and
-    make the mock send (or only sign) event pushes to a configured subscriber URL.
+    make the mock send (or only sign) event pushes to a configured subscriber URL, and
+    retry those not answered 200 as Huawei does (POST /control/push-retry).
 
 Event pushes (Huawei -> subscriber) go out over HTTPS, verified against --push-ca (the
 test CA; with-mock passes it), and only ever to 127.0.0.1 / localhost: a config whose
@@ -205,6 +206,9 @@ class State:
             self.configs = {}
             self.config_ids = {}      # (app_id, corp) -> id: one config per app and corp
             self.pushes = []          # every push sent to a subscriber, in order
+            self.push_retry = None    # how failed pushes are retried: see c_push_retry
+            # Retries scheduled under an older setup see a newer generation and stop.
+            self.generation = getattr(self, "generation", 0) + 1
             self.tokens = {}          # token -> {app_id, user_id, corp_id, expires_at, revoked,
                                       #           logged_out}
             self.tokens_by_user = {}  # (app_id, corp_id, user_id) -> [token, ...] oldest first
@@ -243,8 +247,9 @@ class State:
             tok = self.tokens.get(token)
             return dict(tok) if tok is not None and self._live(tok, time.time()) else None
 
-    def take_faults(self, path):
-        """Decide, once per API request and atomically, which faults it gets."""
+    def take_faults(self, path, query=""):
+        """Decide, once per API request and atomically, which faults it gets. A rule with a
+        "query" applies only to requests whose query string contains that text."""
         with self.lock:
             delay = 0.0
             if self.delay is not None:
@@ -255,7 +260,7 @@ class State:
                         self.delay = None
             rule = None
             for r in self.fail_rules:
-                if path.startswith(r["path"]):
+                if path.startswith(r["path"]) and r["query"] in query:
                     rule = dict(r)
                     if r["remaining"] is not None:
                         r["remaining"] -= 1
@@ -354,6 +359,14 @@ def send_push(st, cfg, event, kind, payload=None, timestamp=None, nonce=None):
     body, nonce, ts = sign_push(cfg, event, payload, timestamp, nonce)
     rec = {"kind": kind, "id": cfg["id"], "event": event, "nonce": nonce, "timestamp": ts,
            "url": cfg["url"], "sent_body": body}
+    _deliver(st, cfg, body, rec)
+    if kind == "control" and _push_failed(rec):
+        schedule_retry(st, cfg, body, rec, 1, time.time())
+    return dict(rec)
+
+
+def _deliver(st, cfg, body, rec):
+    """POST `body` to cfg's url, put the answer (or the error) in `rec` and record it."""
     t0 = time.time()
     try:
         rec["status"], rec["body"] = _post(st, cfg["url"], body.encode("utf-8"))
@@ -363,7 +376,40 @@ def send_push(st, cfg, event, kind, payload=None, timestamp=None, nonce=None):
     with st.lock:
         rec["seq"] = len(st.pushes) + 1
         st.pushes.append(rec)
-    return dict(rec)
+
+
+def _push_failed(rec):
+    return "error" in rec or rec.get("status") != 200
+
+
+def schedule_retry(st, cfg, body, first, attempt, started):
+    """Huawei retries a push that was not answered 200: after 30 s, then every 30 min, for
+    24 h (reference section 4). With /control/push-retry set, the mock does the same on that
+    schedule, sending the very same body each time (assumed: the reference does not say
+    whether a retry is signed afresh). Each attempt is recorded as a push of kind "retry"
+    with retry_of (the first push's seq) and attempt (1, 2, ...)."""
+    with st.lock:
+        policy, generation = st.push_retry, st.generation
+    if policy is None:
+        return
+    delay = policy["first"] if attempt == 1 else policy["every"]
+    if time.time() + delay - started > policy["for"]:
+        return
+
+    def fire():
+        with st.lock:
+            if st.generation != generation:
+                return
+        rec = {"kind": "retry", "retry_of": first["seq"], "attempt": attempt, "id": cfg["id"],
+               "event": first["event"], "nonce": first["nonce"],
+               "timestamp": first["timestamp"], "url": cfg["url"], "sent_body": body}
+        _deliver(st, cfg, body, rec)
+        if _push_failed(rec):
+            schedule_retry(st, cfg, body, first, attempt + 1, started)
+
+    timer = threading.Timer(delay, fire)
+    timer.daemon = True
+    timer.start()
 
 
 def _post(st, url, data):
@@ -537,7 +583,7 @@ class ApiHandler(QuietHandler):
         rec["body"] = body.decode("utf-8", errors="replace")
         st.record(rec)
 
-        delay, rule = st.take_faults(path)
+        delay, rule = st.take_faults(path, query)
         if delay > 0:
             time.sleep(delay)
         if rule is not None:
@@ -924,15 +970,16 @@ def c_delay(st, arg):
 
 
 def c_fail(st, arg):
-    _check_keys(arg, ("status", "body", "content_type", "count", "path", "close", "drop"),
-                "fail")
+    _check_keys(arg, ("status", "body", "content_type", "count", "path", "query", "close",
+                      "drop"), "fail")
     rule = {"status": arg.get("status"), "body": arg.get("body", ""),
             "content_type": arg.get("content_type", JSON_CT),
             "remaining": arg.get("count", 1), "path": arg.get("path", ""),
+            "query": arg.get("query", ""),
             "close": arg.get("close", False), "drop": arg.get("drop", False)}
     if not is_int(rule["status"]) or not 200 <= rule["status"] <= 599:
         raise BadInput("status must be an integer 200..599")
-    for k in ("body", "content_type", "path"):
+    for k in ("body", "content_type", "path", "query"):
         if not isinstance(rule[k], str):
             raise BadInput("%s must be a string" % k)
     if rule["remaining"] is not None and (not is_int(rule["remaining"]) or rule["remaining"] < 1):
@@ -1020,6 +1067,27 @@ def c_sign_push(st, arg):
     return {"ok": True, "body": body, "nonce": nonce, "timestamp": ts}
 
 
+def c_push_retry(st, arg):
+    """{"first": s, "every": s, "for": s}: retry a push sent by /control/push that was not
+    answered 200, `first` seconds after it, then every `every` seconds, while within `for`
+    seconds of it; {} is Huawei's schedule (30, 1800, 86400); {"off": true} stops retrying
+    (the default; setup resets it)."""
+    _check_keys(arg, ("first", "every", "for", "off"), "push-retry")
+    if arg.get("off") is True:
+        policy = None
+    else:
+        policy = {"first": 30.0, "every": 1800.0, "for": 86400.0}
+        for name in ("first", "every", "for"):
+            if name in arg:
+                value = arg[name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    raise BadInput("%s must be a number of seconds above 0" % name)
+                policy[name] = float(value)
+    with st.lock:
+        st.push_retry = policy
+    return {"ok": True, "push_retry": policy}
+
+
 def c_pushes(st, arg):
     with st.lock:
         return {"ok": True, "pushes": [dict(p) for p in st.pushes]}
@@ -1054,6 +1122,7 @@ CONTROL_ROUTES = {
     ("POST", "/control/push"): c_push,
     ("POST", "/control/sign-push"): c_sign_push,
     ("GET", "/control/pushes"): c_pushes,
+    ("POST", "/control/push-retry"): c_push_retry,
     ("GET", "/control/webhook-config"): c_webhook_config,
 }
 

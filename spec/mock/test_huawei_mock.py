@@ -423,6 +423,18 @@ class FaultTests(Base):
         self.assertEqual(self.api("PUT", target, headers={"X-Access-Token": token})[0], 200)
         self.assertEqual([r["status"] for r in self.requests()], [200, 200, 502, 502, 200])
 
+    def test_fail_with_query_filter(self):
+        token = self.login()
+        self.ctl("POST", "/control/fail", {"status": 201, "body": '{"returnDesc":"mine"}',
+                                          "path": CHANGE, "query": "id=other&", "count": None})
+        hdrs = {"X-Access-Token": token}
+        self.assertEqual(self.api("PUT", "%s?id=%s&status=0" % (CHANGE, HOOK), headers=hdrs)[0],
+                         200)
+        for _ in range(2):
+            self.assertEqual(self.api("PUT", "%s?id=other&status=1" % CHANGE, headers=hdrs)[::2],
+                             (201, b'{"returnDesc":"mine"}'))
+        self.assertEqual(self.ctl("POST", "/control/fail", {"status": 500, "query": 1})[0], 400)
+
     def test_fail_default_count_and_clear(self):
         self.ctl("POST", "/control/fail", {"status": 500, "body": "not json"})
         self.assertEqual(self.api("POST", APPAUTH, b"{}")[::2], (500, b"not json"))
@@ -1135,6 +1147,38 @@ class PushControlTests(HookBase):
         self.assertIn("error", out)
         self.assertNotIn("status", out)
         self.assertEqual(self.pushes()[0]["error"], out["error"])
+
+    def test_push_retry(self):
+        cfg = self.new_config()
+        answers = [500, 503, 200]
+        self.rx.reply = lambda raw: (answers.pop(0) if answers else 200, b"")
+        self.assertEqual(self.ctl("POST", "/control/push-retry", {"first": 0.1, "every": 0.1,
+                                                                  "for": 5})[0], 200)
+        out = self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})[1]
+        self.assertEqual(out["status"], 500)
+        deadline = time.time() + 5
+        while len(self.pushes()) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)   # and no more once one was answered 200
+        pushes = self.pushes()
+        self.assertEqual([(p["kind"], p.get("attempt"), p["status"]) for p in pushes],
+                         [("control", None, 500), ("retry", 1, 503), ("retry", 2, 200)])
+        self.assertEqual({p["sent_body"] for p in pushes}, {out["sent_body"]})
+        self.assertEqual([g["body"] for g in self.rx.got], [out["sent_body"]] * 3)
+        self.assertEqual(pushes[1]["retry_of"], out["seq"])
+        # Retries stop after `for`, and setup stops them (and turns retrying off).
+        self.ctl("POST", "/control/push-retry", {"first": 0.1, "every": 0.1, "for": 0.25})
+        self.rx.reply = lambda raw: (500, b"")
+        self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})
+        time.sleep(0.6)
+        self.assertEqual([p["kind"] for p in self.pushes()[3:]], ["control", "retry", "retry"])
+        self.ctl("POST", "/control/push-retry", {"first": 0.2})
+        self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})
+        self.ctl("POST", "/control/setup", SETUP)
+        time.sleep(0.4)
+        self.assertEqual(self.pushes(), [])
+        for bad in ({"first": 0}, {"every": "1"}, {"for": True}, {"x": 1}):
+            self.assertEqual(self.ctl("POST", "/control/push-retry", bad)[0], 400, bad)
 
     def test_sign_push_does_not_send(self):
         cfg = self.new_config(subscriberId="other-sub", subscriberKey="k")

@@ -106,8 +106,15 @@ function mock.sign_push(args)
     return result.body, result
 end
 
--- Every push sent (handshakes: kind "verify"; mock.push: kind "control"), oldest first; each
--- as mock.push returns it. mock.setup clears them.
+-- Makes the mock retry a push sent by mock.push that was not answered 200, as Huawei does
+-- (after 30 s, then every 30 min, for 24 h): { first =, every =, ["for"] = } in seconds, each
+-- defaulting to Huawei's; { off = true } stops retrying (the default; mock.setup resets it).
+-- Each retry sends the same body and is recorded in mock.pushes() with kind "retry",
+-- retry_of (the first push's seq) and attempt.
+function mock.push_retry(policy) return control("POST", "/control/push-retry", policy or {}) end
+
+-- Every push sent (handshakes: kind "verify"; mock.push: kind "control"; retries: kind
+-- "retry"), oldest first; each as mock.push returns it. mock.setup clears them.
 function mock.pushes() return control("GET", "/control/pushes").pushes end
 
 -- The configs made by link-config, oldest first: { id =, app_id =, subscriberId =,
