@@ -8,7 +8,8 @@
 --   - a block directly under `<!-- from PATH -->` (an nginx config, a snippet that runs only
 --     inside nginx) is not run here: it must be a verbatim excerpt of PATH, whole lines, and a
 --     spec runs PATH; an ```nginx block must have one;
---   - a ```sh block is run the same way with `sh -e` unless the line above it says who runs
+--   - a ```sh block is run the same way with `sh -e` (lua5.4 and build/ in it becoming the
+--     interpreter and the build the suite runs with) unless the line above it says who runs
 --     it, `<!-- run by FILE -->` (FILE must exist and name the document, or contain each of the
 --     block's commands), or why nothing does, `<!-- not run by the docs checker: REASON -->`:
 --     installing packages (root and the network), the test suite itself, builds and the
@@ -166,7 +167,10 @@ for _, path in ipairs(docs.files()) do
                 else
                     it("runs the shell block at line " .. block.line .. " from the repository root", function()
                         assert(marker == "", location(block) .. ": unknown marker <!-- " .. marker .. " -->")
-                        local script = write_temp(block.text, ".sh")
+                        -- As the suite runs: its interpreter and its build (the same as the
+                        -- block's under Lua 5.4 from build/).
+                        local text = block.text:gsub("lua5%.4", INTERPRETER):gsub("build/", BUILD_DIR .. "/")
+                        local script = write_temp(text, ".sh")
                         local ok, output = run("sh -e " .. shell_quote(script))
                         os.remove(script)
                         assert(ok, location(block) .. " failed:\n" .. block.text .. "----\n" .. output)
