@@ -219,6 +219,26 @@ describe("the documentation's shape", function()
         assert.truthy(text:find("\n## Contents\n", 1, true))
     end)
 
+    it("names in its apt-get lines only the Debian packages scripts/deps knows", function()
+        local known = {}
+        for name in assert(read("scripts/deps")):gsub("#[^\n]*", ""):gmatch("[%w][%w.+-]+") do known[name] = true end
+        local named = 0
+        for _, path in ipairs(docs.files()) do
+            for _, block in ipairs(docs.blocks(path)) do
+                local line = block.text:gsub("\\\n", " ")
+                for packages in line:gmatch("apt%-get install ([^\n]*)") do
+                    for name in packages:gmatch("%S+") do
+                        if not name:match("^%-") then
+                            named = named + 1
+                            assert(known[name], location(block) .. ": the package " .. name .. " is not in scripts/deps")
+                        end
+                    end
+                end
+            end
+        end
+        assert.is_true(named > 0)
+    end)
+
     it("keeps CI calling README's two commands", function()
         local ci = assert(read(".ci/run"))
         local block = docs.marked_block("README.md", "run by .ci/run")
