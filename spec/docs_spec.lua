@@ -59,7 +59,7 @@ end
 
 -- Runs `command` (a shell command line) from the repository root with the users' environment;
 -- returns whether it exited 0 and its output (stdout and stderr).
-local function run(command)
+local function run(command, shell_prefix)
     local assignments = {}
     for name, value in pairs(environment()) do assignments[#assignments + 1] = name .. "=" .. shell_quote(value) end
     table.sort(assignments)
@@ -68,7 +68,7 @@ local function run(command)
         unset = unset .. " -u LUA_PATH_" .. v .. " -u LUA_CPATH_" .. v .. " -u LUA_INIT_" .. v
     end
     -- In a sanitized run, children skip leak checks (mock.child_env says why).
-    local pipe = assert(io.popen("env " .. unset .. " " .. mock.child_env() .. table.concat(assignments, " ")
+    local pipe = assert(io.popen((shell_prefix or "") .. "env " .. unset .. " " .. mock.child_env() .. table.concat(assignments, " ")
         .. " timeout 60 " .. command .. " 2>&1; echo \"exit=$?\""))
     local output = pipe:read("*a")
     pipe:close()
@@ -170,9 +170,10 @@ for _, path in ipairs(docs.files()) do
                         assert(marker == "", location(block) .. ": unknown marker <!-- " .. marker .. " -->")
                         -- As the suite runs: its interpreter and its build (the same as the
                         -- block's under Lua 5.4 from build/).
-                        local text = block.text:gsub("lua5%.4", INTERPRETER):gsub("build/", BUILD_DIR .. "/")
+                        local shell_prefix, interpreter = docs.sanitized_child(INTERPRETER)
+                        local text = block.text:gsub("lua5%.4", interpreter):gsub("build/", BUILD_DIR .. "/")
                         local script = write_temp(text, ".sh")
-                        local ok, output = run("sh -e " .. shell_quote(script))
+                        local ok, output = run("sh -e " .. shell_quote(script), shell_prefix)
                         os.remove(script)
                         assert(ok, location(block) .. " failed:\n" .. block.text .. "----\n" .. output)
                         mock.assert_no_secret(output)

@@ -8,6 +8,10 @@ local socket = require "socket"
 
 local INTERPRETER = arg and arg[-1] or "lua5.4"
 local BUILD_DIR = os.getenv("MMC_BUILD_DIR") or "build"
+-- In a sanitized run, the shell and the local server run without the sanitizer's runtime,
+-- the Lua interpreter with it (docs.sanitized_child).
+local SHELL_PREFIX, LUA_COMMAND = docs.sanitized_child(INTERPRETER)
+
 
 local function read(path)
     local file = io.open(path, "rb")
@@ -25,15 +29,14 @@ end
 -- file, so a background process the command leaves behind cannot hold the spec up.
 local function capture(command)
     local file = os.tmpname()
-    -- In a sanitized run, children skip leak checks (mock.child_env says why).
-    local status = os.execute(mock.child_env() .. "sh -c " .. shell_quote(command) .. " >" .. shell_quote(file) .. " 2>&1 </dev/null")
+    local status = os.execute(SHELL_PREFIX .. "sh -c " .. shell_quote(command) .. " >" .. shell_quote(file) .. " 2>&1 </dev/null")
     local output = read(file) or ""
     os.remove(file)
     return status == true or status == 0, output
 end
 
 local function for_this_suite(command)
-    return (command:gsub("lua5%.4", INTERPRETER):gsub("build/", BUILD_DIR .. "/"))
+    return (command:gsub("lua5%.4", LUA_COMMAND):gsub("build/", BUILD_DIR .. "/"))
 end
 
 local function wait_for(seconds, condition)
@@ -68,7 +71,7 @@ describe("scripts/mock", function()
         assert.are.equal("scripts/mock", command)
         assert.are.equal(command .. "\n", docs.marked_blocks("docs/local-server.md", "run by spec/local_server_spec.lua")[1].text)
         local out = tmp .. "/out"
-        local pipe = assert(io.popen(mock.child_env() .. "TMPDIR=" .. shell_quote(tmp) .. " " .. command .. " >" .. shell_quote(out)
+        local pipe = assert(io.popen(SHELL_PREFIX .. "env TMPDIR=" .. shell_quote(tmp) .. " " .. command .. " >" .. shell_quote(out)
             .. " 2>&1 </dev/null & echo $!"))
         pid = tonumber(pipe:read("*l"))
         pipe:close()
@@ -93,14 +96,14 @@ describe("scripts/mock", function()
         local lines = {}
         for line in printed:gmatch("export [^\n]+") do lines[#lines + 1] = line end
         local ran, output = capture("sh -ec " .. shell_quote(table.concat(lines, "\n") .. "\n"
-            .. shell_quote(INTERPRETER) .. " examples/webhook_status.lua"))
+            .. LUA_COMMAND .. " examples/webhook_status.lua"))
         assert(ran, output)
         assert.are.equal("auth     200\nenable   200\ndisable  200\n", output)
 
         os.execute("kill -TERM " .. pid)
         assert(wait_for(10, function() return not alive(pid) end), "scripts/mock did not stop on TERM")
         assert.is_nil(read(exports.MMC_CA_FILE), "scripts/mock left its certificates behind")
-        local still, listening = capture(INTERPRETER .. " -e \"local s = require('socket').tcp() s:settimeout(1) assert(not s:connect('127.0.0.1', "
+        local still, listening = capture(LUA_COMMAND .. " -e \"local s = require('socket').tcp() s:settimeout(1) assert(not s:connect('127.0.0.1', "
             .. exports.MMC_ENDPOINT:match("%d+$") .. "))\"")
         assert(still, "the local server still listens after scripts/mock stopped: " .. listening)
     end)

@@ -77,4 +77,15 @@ function docs.marked_block(path, marker)
     return found.text, found
 end
 
+-- How the specs run a documented shell command in a sanitized run (the module built with
+-- ASan, its runtime preloaded into the spec process): the shell and what it starts (python3,
+-- openssl, curl) without the runtime, and only the Lua interpreter with it, leak checks off
+-- as for every child (mock.child_env). Returns the prefix for the shell command and the
+-- command that stands for `interpreter`; outside a sanitized run, "" and the interpreter.
+function docs.sanitized_child(interpreter)
+    local preload = os.getenv("LD_PRELOAD") or ""
+    if not preload:find("asan", 1, true) then return "", interpreter end
+    return "env -u LD_PRELOAD ", "env LD_PRELOAD=" .. preload .. " ASAN_OPTIONS=detect_leaks=0 " .. interpreter
+end
+
 return docs
