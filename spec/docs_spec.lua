@@ -194,6 +194,8 @@ for _, path in ipairs(docs.files()) do
                 local file, anchor = target:match("^([^#]*)#?(.*)$")
                 local resolved = file == "" and path or (directory and (directory .. "/" .. file) or file)
                 resolved = resolved:gsub("[^/]+/%.%./", "")
+                assert(not resolved:match("^%.%./") and not resolved:match("^/"),
+                    path .. ": the link " .. target .. " leaves the repository")
                 if WRITTEN_ELSEWHERE[resolved] and not read(resolved) then
                     elsewhere[resolved] = true
                 else
