@@ -1,10 +1,12 @@
 -- mmc: Huawei Cloud Meeting event-push (webhook) management from Lua, in C on libcurl.
---   luarocks make --deps-mode=none rockspec/mmc-scm-1.rockspec   (from a checkout)
+-- The development version, built from a checkout (README.md, "With LuaRocks"):
+--   luarocks --local make --deps-mode=none rockspec/mmc-scm-1.rockspec
 rockspec_format = "3.0"
 package = "mmc"
 version = "scm-1"
 source = {
-    url = "git+https://example.invalid/mmc.git", -- a checkout is built with `luarocks make`
+    url = "git+https://github.com/mmc-lua/mmc.git", -- a checkout is built with `luarocks make`
+    branch = "main",
 }
 description = {
     summary = "Huawei Cloud Meeting event push (webhook) management, in C on libcurl",
@@ -20,30 +22,33 @@ dependencies = {
     "lua >= 5.1, < 5.5", -- and LuaJIT 2.1 (it reports itself as 5.1)
     "lua-cjson >= 2.1",
 }
+-- Checked by LuaRocks before the build; CMake finds them again for the build itself.
 external_dependencies = {
     CURL = { library = "curl" }, -- by library: Debian keeps curl/curl.h in a multiarch folder
     OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
-    type = "builtin",
-    modules = {
-        mmc = {
-            sources = {
-                "lua_mmc.c", "lua_mmc_token_store.c",
-                "src/appauth.c", "src/buffer.c", "src/client.c", "src/clock.c", "src/crypto.c",
-                "src/curl_global.c", "src/json_scan.c", "src/json_write.c", "src/message.c",
-                "src/push.c", "src/token.c", "src/token_cache.c", "src/transport.c", "src/url.c",
-                "src/owned_sockets.c",
-            },
-            incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
-            libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-            libraries = { "curl", "crypto", "pthread", "m" },
-        },
-        ["mmc.redis_store"] = "lua/mmc/redis_store.lua",
-        ["mmc.receiver"] = "lua/mmc/receiver.lua",
-        ["mmc.redis_seen"] = "lua/mmc/redis_seen.lua",
-    },
+    -- CMake builds mmc.so (Release, no tests) in a directory of its own under the system's
+    -- temporary directory, which is removed afterwards: `luarocks make` leaves the checkout
+    -- as it was (no mmc.so or *.o in it for a later run to load by mistake). The sources are
+    -- listed once, in CMakeLists.txt. $(LUA) and $(LUA_INCDIR) are the Lua LuaRocks targets.
+    type = "command",
+    install_command = [[
+set -e
+build=`mktemp -d "${TMPDIR:-/tmp}/mmc-luarocks.XXXXXX"`
+trap 'rm -rf "$build"' EXIT
+lua_version=`"$(LUA)" -e "io.write((_VERSION:gsub('Lua ', '')))"`
+$(CMAKE) -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DMMC_LUA="$lua_version" -DLUA_INCDIR="$(LUA_INCDIR)"
+$(CMAKE) --build "$build"
+mkdir -p "$(LIBDIR)"
+cp "$build/mmc.so" "$(LIBDIR)/mmc.so"
+]],
     install = {
+        lua = {
+            ["mmc.redis_store"] = "lua/mmc/redis_store.lua",
+            ["mmc.receiver"] = "lua/mmc/receiver.lua",
+            ["mmc.redis_seen"] = "lua/mmc/redis_seen.lua",
+        },
         bin = { mmc = "bin/mmc" }, -- the command for administrators
     },
     copy_directories = {},

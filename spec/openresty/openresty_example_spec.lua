@@ -1,18 +1,210 @@
--- The README's OpenResty example, examples/openresty/nginx.conf, run as it is: only its port
--- changes, and it gets a prefix laid out as its header says (conf/, lua/, lib/).
+-- The OpenResty example, examples/openresty/nginx.conf. First run with the commands
+-- docs/openresty.md gives (the block marked "run by spec/openresty/openresty_example_spec.lua"),
+-- as they stand: only the prefix (a fresh directory) and the port (a free one, in the copied
+-- config and in the curl line), and build-luajit/mmc.so is the build the specs run with (the
+-- same file when MMC_BUILD_DIR=build-luajit), change. As root, nginx then runs its workers as nobody, as it
+-- would for a user. Then run as it is in the specs' own prefix for the error cases.
 local mock = require "mock"
 local nginx = require "nginx"
+local docs = require "docs"
+local socket = require "socket"
 
 local EXAMPLE = "examples/openresty"
+local DOC = "docs/openresty.md"
 
 local function read(path)
-    local file = assert(io.open(path, "rb"))
+    local file = io.open(path, "rb")
+    if not file then return nil end
     local text = file:read("*a")
     file:close()
     return text
 end
 
--- Starts the example with these MMC_* settings (default: the mock's app).
+local function shell_quote(text)
+    return "'" .. tostring(text):gsub("'", [['\'']]) .. "'"
+end
+
+-- Runs `script` with sh -e from the repository root, with `environment` added; returns its
+-- standard output, whether it succeeded, and its standard error (curl's progress meter, which
+-- a terminal would not show, goes there).
+local function sh(script, environment)
+    local assignments = {}
+    for name, value in pairs(environment) do assignments[#assignments + 1] = name .. "=" .. shell_quote(value) end
+    local errors = os.tmpname()
+    local pipe = assert(io.popen("env " .. table.concat(assignments, " ") .. " sh -ec " .. shell_quote(script)
+        .. " 2>" .. shell_quote(errors) .. "; echo \"exit=$?\""))
+    local output = pipe:read("*a")
+    pipe:close()
+    local stderr = read(errors) or ""
+    os.remove(errors)
+    local body, status = output:match("^(.*)exit=(%d+)\n$")
+    return body, status == "0", stderr
+end
+
+local function is_root()
+    return ((read("/proc/self/status") or ""):match("\nUid:%s+(%d+)")) == "0"
+end
+
+local function free_port()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:close()
+    return tonumber(port)
+end
+
+-- The live children of `pid` (the master's workers).
+local function children_of(pid)
+    local found = {}
+    local pipe = assert(io.popen("ls /proc"))
+    for entry in pipe:lines() do
+        local stat = entry:match("^%d+$") and read("/proc/" .. entry .. "/stat") or ""
+        local state, ppid = stat:match("^%d+ %b() (%a) (%d+)")
+        if ppid and tonumber(ppid) == pid and state ~= "Z" then found[#found + 1] = entry end
+    end
+    pipe:close()
+    return found
+end
+
+local function master_alive(pid_file)
+    local pid = tonumber(read(pid_file) or "")
+    return pid ~= nil and (read("/proc/" .. pid .. "/cmdline") or ""):find("nginx", 1, true) ~= nil, pid
+end
+
+describe("the OpenResty example, run as docs/openresty.md says", function()
+    local parent, prefix, stop_line, environment
+    before_each(function()
+        mock.setup()
+        -- A directory the workers' user can enter, as /srv is: mktemp makes it 0700.
+        local pipe = assert(io.popen("mktemp -d \"${TMPDIR:-/tmp}/mmc-doc-gateway.XXXXXX\""))
+        parent = pipe:read("*l")
+        pipe:close()
+        assert(os.execute("chmod 755 " .. shell_quote(parent)))
+        prefix = parent .. "/mmc-gateway"
+        -- The CA where any user can read it, as scripts/mock puts it.
+        assert(os.execute("cp " .. shell_quote(mock.ca_file) .. " " .. shell_quote(parent .. "/ca.pem")
+            .. " && chmod 644 " .. shell_quote(parent .. "/ca.pem")))
+        environment = {
+            MMC_APP_ID = mock.APP_ID, MMC_APP_KEY = mock.APP_KEY,
+            MMC_ENDPOINT = mock.endpoint, MMC_CA_FILE = parent .. "/ca.pem",
+        }
+    end)
+    after_each(function()
+        if stop_line then sh(stop_line, environment) end
+        local alive, pid = master_alive(prefix .. "/logs/nginx.pid")
+        if alive then os.execute("kill -KILL " .. pid) end
+        os.execute("rm -rf " .. shell_quote(parent))
+        stop_line = nil
+    end)
+
+    -- The doc's block, split where nginx starts; the port is moved in the copied config.
+    local function doc_steps(port)
+        local block = docs.marked_block(DOC, "run by spec/openresty/openresty_example_spec.lua")
+        local steps = { setup = {}, start = nil, curl = nil, stop = nil }
+        local prefixes = 0
+        for line in block:gmatch("[^\n]+") do
+            -- The LuaJIT build the specs run with (build-luajit when run as the doc says).
+            line = line:gsub("build%-luajit/mmc%.so", nginx.build_dir .. "/mmc.so")
+            if line:match("^prefix=") then
+                prefixes = prefixes + 1
+                line = "prefix=" .. shell_quote(prefix)
+            end
+            if line:match("^nginx .*%-s quit$") then
+                steps.stop = "prefix=" .. shell_quote(prefix) .. "\n" .. line
+            elseif line:match("^nginx ") then
+                steps.start = line
+            elseif line:match("^curl ") then
+                local moved
+                steps.curl, moved = line:gsub("127%.0%.0%.1:8080/", "127.0.0.1:" .. port .. "/")
+                assert.are.equal(1, moved, "the curl line should call 127.0.0.1:8080")
+            else
+                assert.is_nil(steps.start, "a setup command after nginx starts: " .. line)
+                table.insert(steps.setup, line)
+            end
+        end
+        assert.are.equal(1, prefixes, "the block should set prefix= once")
+        assert(steps.start and steps.curl and steps.stop, "the block should start nginx, call it with curl and stop it")
+        return steps
+    end
+
+    it("enables a subscription through the thread pool, workers running as nobody under root", function()
+        local port = free_port()
+        local steps = doc_steps(port)
+        local output, ok, errors = sh(table.concat(steps.setup, "\n"), environment)
+        assert(ok, output .. errors)
+        local conf_path = prefix .. "/conf/nginx.conf"
+        local conf, listens = read(conf_path):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")
+        assert.are.equal(1, listens, "the example should listen on 127.0.0.1:8080")
+        local file = assert(io.open(conf_path, "wb"))
+        file:write(conf)
+        file:close()
+
+        output, ok, errors = sh("prefix=" .. shell_quote(prefix) .. "\n" .. steps.start, environment)
+        assert(ok, "nginx did not start as the doc says:\n" .. output .. errors .. (read(prefix .. "/logs/error.log") or ""))
+        stop_line = steps.stop
+        local alive, master = master_alive(prefix .. "/logs/nginx.pid")
+        assert(alive, "no nginx master")
+
+        local answer
+        for _ = 1, 50 do -- the listener is up once the master wrote its pid; the workers follow
+            answer, ok = sh(steps.curl, environment)
+            if ok then break end
+            socket.sleep(0.1)
+        end
+        assert.are.equal("enabled\n", answer, read(prefix .. "/logs/error.log"))
+        assert.are.equal(0, mock.webhooks()[mock.WEBHOOK_ID])
+        assert.are.equal(1, #mock.requests_to(mock.APPAUTH))
+        if is_root() then -- the workers that answered run as nobody, not as root
+            local workers = children_of(master)
+            assert.is_true(#workers > 0)
+            for _, worker in ipairs(workers) do
+                assert.are_not.equal("0", (read("/proc/" .. worker .. "/status") or ""):match("\nUid:%s+(%d+)"))
+            end
+        end
+
+        output, ok = sh(steps.stop, environment)
+        assert(ok, output)
+        stop_line = nil
+        local deadline = socket.gettime() + 5
+        while master_alive(prefix .. "/logs/nginx.pid") and socket.gettime() < deadline do socket.sleep(0.05) end
+        assert.is_false((master_alive(prefix .. "/logs/nginx.pid")), "the doc's stop line should stop nginx")
+        local log = read(prefix .. "/logs/error.log") or ""
+        assert.is_nil(log:find("%[emerg%]") or log:find("%[alert%]") or log:find("%[crit%]") or log:find("%[error%]"), log)
+        mock.assert_no_secret(log)
+    end)
+
+    it("answers 500 when the workers cannot read MMC_CA_FILE, the trap the doc warns of", function()
+        if not is_root() then
+            return pending("needs root: only then do the workers run as another user (nobody)")
+        end
+        local port = free_port()
+        local steps = doc_steps(port)
+        -- The CA in a directory only root can enter, as a mktemp -d directory is.
+        assert(os.execute("mkdir -m 700 " .. shell_quote(parent .. "/private") .. " && cp "
+            .. shell_quote(mock.ca_file) .. " " .. shell_quote(parent .. "/private/ca.pem")))
+        environment.MMC_CA_FILE = parent .. "/private/ca.pem"
+        local output, ok = sh(table.concat(steps.setup, "\n"), environment)
+        assert(ok, output)
+        local conf_path = prefix .. "/conf/nginx.conf"
+        local conf = read(conf_path):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:" .. port .. ";")
+        local file = assert(io.open(conf_path, "wb"))
+        file:write(conf)
+        file:close()
+        output, ok = sh("prefix=" .. shell_quote(prefix) .. "\n" .. steps.start, environment)
+        assert(ok, output)
+        stop_line = steps.stop
+        local answer
+        for _ = 1, 50 do
+            answer, ok = sh(steps.curl:gsub("^curl ", "curl -s -o /dev/null -w '%%{http_code}' "), environment)
+            if ok then break end
+            socket.sleep(0.1)
+        end
+        assert.are.equal("500", answer)
+        assert.matches("ca_file", read(prefix .. "/logs/error.log"))
+        assert.are.equal(1, mock.webhooks()[mock.WEBHOOK_ID]) -- untouched
+    end)
+end)
+
+-- The same config in the specs' own prefix (workers as root when the specs run as root).
 local function start_example(environment)
     local conf, listens = read(EXAMPLE .. "/nginx.conf"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;")
     assert.are.equal(1, listens, "the example should listen on 127.0.0.1:8080")
