@@ -199,7 +199,9 @@ describe("the OpenResty example, run as docs/openresty.md says", function()
             socket.sleep(0.1)
         end
         assert.are.equal("500", answer)
-        assert.matches("ca_file", read(prefix .. "/logs/error.log"))
+        -- The message names the variable, the path and the reason, as docs/openresty.md says.
+        assert.matches("bad environment variable MMC_CA_FILE: ca_file '[^']*private/ca%.pem' cannot be read: "
+            .. "Permission denied %(this process runs as uid %d+%)", read(prefix .. "/logs/error.log"))
         assert.are.equal(1, mock.webhooks()[mock.WEBHOOK_ID]) -- untouched
     end)
 end)
