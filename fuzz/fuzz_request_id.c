@@ -10,7 +10,8 @@
  *  - a status line forgets it, and "X-Request-Id: <visible ASCII, 1..64 bytes>" sets it exactly;
  *  - a blank line marks the headers complete, and a status line starts them again.
  * Links: src/curl_global.c src/message.c src/json_scan.c src/json_write.c src/token.c
- *        src/crypto.c src/buffer.c src/owned_sockets.c -lcurl -lcrypto -lpthread
+ *        src/crypto.c src/buffer.c src/owned_sockets.c src/redact.c src/request.c src/url.c
+ *        -lcurl -lcrypto -lpthread
  */
 #include "fuzz/fuzz.h"
 
