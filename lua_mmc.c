@@ -1105,29 +1105,33 @@ static const luaL_Reg module_functions[] = {
     {NULL, NULL},
 };
 
-/* Makes a private lua-cjson instance, strict about what it accepts, and stores its decode
- * function in the state table at the top of the stack. */
-static void add_json_decoder(lua_State *L) {
+/* Calls the setter `name` of the cjson instance just below the top of the stack with the value
+ * on top, which it pops: cjson configures an instance through one function per setting. */
+static void call_json_setter(lua_State *L, const char *name) {
+    lua_getfield(L, -2, name);
+    lua_insert(L, -2);
+    lua_call(L, 1, 0);
+}
+
+/* Makes a private lua-cjson instance, strict about what it accepts and sends, and stores its
+ * decode and encode functions in the state table at the top of the stack. */
+static void add_json_codec(lua_State *L) {
     lua_getglobal(L, "require");
     lua_pushstring(L, "cjson");
     lua_call(L, 1, 1);
     lua_getfield(L, -1, "new");
     lua_call(L, 0, 1);
-    lua_getfield(L, -1, "decode_invalid_numbers");
     lua_pushboolean(L, 0);
-    lua_call(L, 1, 0);
-    lua_getfield(L, -1, "decode_max_depth");
+    call_json_setter(L, "decode_invalid_numbers");
     lua_pushinteger(L, MMC_JSON_MAX_DEPTH);
-    lua_call(L, 1, 0);
+    call_json_setter(L, "decode_max_depth");
     lua_getfield(L, -1, "decode");
     lua_setfield(L, -4, STATE_JSON_DECODE);
     /* The encoder of client:request's table bodies: NaN and infinity are refused, not sent. */
-    lua_getfield(L, -1, "encode_invalid_numbers");
     lua_pushboolean(L, 0);
-    lua_call(L, 1, 0);
-    lua_getfield(L, -1, "encode_max_depth");
+    call_json_setter(L, "encode_invalid_numbers");
     lua_pushinteger(L, MMC_JSON_MAX_DEPTH);
-    lua_call(L, 1, 0);
+    call_json_setter(L, "encode_max_depth");
     lua_getfield(L, -1, "encode");
     lua_setfield(L, -4, STATE_JSON_ENCODE);
     lua_pop(L, 2);
@@ -1138,7 +1142,7 @@ __attribute__((visibility("default"))) int luaopen_mmc(lua_State *L);
 
 int luaopen_mmc(lua_State *L) {
     lua_newtable(L); /* the module's state: the upvalue of every function */
-    add_json_decoder(L);
+    add_json_codec(L);
 
     if (luaL_newmetatable(L, CLIENT_METATABLE)) {
         lua_pushvalue(L, -2);

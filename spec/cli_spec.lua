@@ -2,6 +2,7 @@
 -- specs (arg[-1]), against the local mock. Every run is checked for secrets in its output.
 local mock = require "mock"
 local cjson = mock.json
+local files = require "files"
 
 local INTERPRETER = arg and arg[-1] or "lua5.4"
 local BUILD_DIR = os.getenv("MMC_BUILD_DIR") or "build"
@@ -16,27 +17,16 @@ local CLEARED = {
     "MMC_SUBSCRIBER_KEY", "MMC_BUILD_DIR", "LUA_CPATH", "LUA_CPATH_5_2", "LUA_CPATH_5_3", "LUA_CPATH_5_4",
 }
 
-local function quote(text)
-    return "'" .. text:gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-    local handle = assert(io.open(path, "rb"))
-    local text = handle:read("*a") -- "*a": every Lua from 5.1 reads it
-    handle:close()
-    return text
-end
+local quote = files.shell_quote
+local slurp = files.read
 
 -- Temporary files, removed after each test whatever happened (busted keeps one `finally`).
 local to_remove = {}
 
 -- A temporary file holding `text`.
 local function write_file(text)
-    local path = os.tmpname()
+    local path = files.write_temp(text)
     to_remove[#to_remove + 1] = path
-    local handle = assert(io.open(path, "wb"))
-    handle:write(text)
-    handle:close()
     return path
 end
 

@@ -19,21 +19,13 @@
 local mock = require "mock"
 local docs = require "docs"
 local cjson = require("cjson").new()
+local files = require "files"
 
 local INTERPRETER = arg and arg[-1] or "lua5.4"
 local BUILD_DIR = os.getenv("MMC_BUILD_DIR") or "build"
 
-local function read(path)
-    local file = io.open(path, "rb")
-    if not file then return nil end
-    local text = file:read("*a")
-    file:close()
-    return text
-end
-
-local function shell_quote(text)
-    return "'" .. tostring(text):gsub("'", [['\'']]) .. "'"
-end
+local read = files.read_or_nil
+local shell_quote = files.shell_quote
 
 local function exists(path)
     local file = io.open(path, "rb")
@@ -71,16 +63,6 @@ local function run(command, shell_prefix)
     pipe:close()
     local body, status = output:match("^(.*)exit=(%d+)\n$")
     return status == "0", body or output
-end
-
-local function write_temp(text, suffix)
-    local name = os.tmpname()
-    os.remove(name)
-    name = name .. suffix
-    local file = assert(io.open(name, "wb"))
-    file:write(text)
-    file:close()
-    return name
 end
 
 -- GitHub's anchors: lower case, punctuation other than - and _ dropped, spaces to -.
@@ -135,7 +117,7 @@ for _, path in ipairs(docs.files()) do
             elseif block.lang == "lua" then
                 it("runs the Lua block at line " .. block.line .. " as a script against the local server", function()
                     assert(marker == "", location(block) .. ": a lua block runs as a script; only <!-- from PATH --> may mark it")
-                    local script = write_temp(block.text, ".lua")
+                    local script = files.write_temp(block.text, ".lua")
                     local ok, output = run(shell_quote(INTERPRETER) .. " " .. shell_quote(script))
                     os.remove(script)
                     assert(ok, location(block) .. " failed under " .. INTERPRETER .. ":\n" .. output)
@@ -169,7 +151,7 @@ for _, path in ipairs(docs.files()) do
                         local shell_prefix, interpreter = docs.sanitized_child(INTERPRETER)
                         local text = block.text:gsub("lua5%.4", interpreter):gsub("build/", BUILD_DIR .. "/")
                             :gsub("MMC_BUILD_DIR=build%f[%s]", "MMC_BUILD_DIR=" .. BUILD_DIR)
-                        local script = write_temp(text, ".sh")
+                        local script = files.write_temp(text, ".sh")
                         local ok, output = run("sh -e " .. shell_quote(script), shell_prefix)
                         os.remove(script)
                         assert(ok, location(block) .. " failed:\n" .. block.text .. "----\n" .. output)

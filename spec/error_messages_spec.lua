@@ -5,29 +5,20 @@
 local mock = require "mock"
 local mmc = require "mmc"
 local socket = require "socket"
+local files = require "files"
 
 local INTERPRETER = arg and arg[-1] or "lua5.4"
 local NOBODY = 65534
 
-local function quote(text)
-    return "'" .. tostring(text):gsub("'", "'\\''") .. "'"
-end
-
-local function execute(command)
-    local a, _, c = os.execute(command)
-    if type(a) == "number" then return a == 0 end -- Lua 5.1 and LuaJIT without 5.2 compat
-    return a == true and (c == nil or c == 0)
-end
+local quote = files.shell_quote
+local execute = files.execute
 
 -- Temporary files and directories, removed after each test.
 local to_remove = {}
 
 local function temporary_file(text)
-    local path = os.tmpname()
+    local path = files.write_temp(text)
     to_remove[#to_remove + 1] = path
-    local handle = assert(io.open(path, "wb"))
-    handle:write(text)
-    handle:close()
     return path
 end
 
@@ -37,13 +28,6 @@ local function temporary_directory()
     assert(execute("mkdir " .. quote(path)))
     to_remove[#to_remove + 1] = path
     return path
-end
-
-local function read_file(path)
-    local handle = assert(io.open(path, "rb"))
-    local text = handle:read("*a") -- "*a": every Lua from 5.1 reads it
-    handle:close()
-    return text
 end
 
 -- What `fn` raised, without the "file:line: " Lua puts before it; fails when it did not raise.
@@ -100,7 +84,7 @@ describe("error messages", function()
         end)
 
         it("names the reason and the user when the process may not read it (an nginx worker as nobody)", function()
-            local path = temporary_file(read_file(mock.ca_file))
+            local path = temporary_file(files.read(mock.ca_file))
             assert(execute("chmod 600 " .. quote(path)))
             local chunk = ([[print(pcall(require("mmc").new, { ca_file = %q }))]]):format(path)
             local output
@@ -150,7 +134,7 @@ describe("error messages", function()
         end
 
         it("accepts a bundle with text before its certificates, and certificates far into it", function()
-            local ca = read_file(mock.ca_file)
+            local ca = files.read(mock.ca_file)
             local commented = temporary_file("# the local server's CA\n\n" .. ca)
             local far = temporary_file(string.rep("# padding line of a long bundle header\n", 3000) .. ca)
             for _, path in ipairs { commented, far } do

@@ -5,6 +5,7 @@
 local mock = require "mock"
 local docs = require "docs"
 local socket = require "socket"
+local files = require "files"
 
 local INTERPRETER = arg and arg[-1] or "lua5.4"
 local BUILD_DIR = os.getenv("MMC_BUILD_DIR") or "build"
@@ -12,18 +13,8 @@ local BUILD_DIR = os.getenv("MMC_BUILD_DIR") or "build"
 -- the Lua interpreter with it (docs.sanitized_child).
 local SHELL_PREFIX, LUA_COMMAND = docs.sanitized_child(INTERPRETER)
 
-
-local function read(path)
-    local file = io.open(path, "rb")
-    if not file then return nil end
-    local text = file:read("*a")
-    file:close()
-    return text
-end
-
-local function shell_quote(text)
-    return "'" .. tostring(text):gsub("'", [['\'']]) .. "'"
-end
+local read = files.read_or_nil
+local shell_quote = files.shell_quote
 
 -- Runs a shell command; returns whether it exited 0 and its output. The output goes through a
 -- file, so a background process the command leaves behind cannot hold the spec up.

@@ -2,13 +2,9 @@
 -- module's _VERSION, the mmc command, the release rockspec (its version and its tag), and
 -- CHANGELOG.md. The release rockspec differs from the scm one only in version and source.
 local mmc = require "mmc"
+local files = require "files"
 
-local function read(path)
-    local file = assert(io.open(path, "rb"))
-    local text = file:read("*a")
-    file:close()
-    return text
-end
+local read = files.read
 
 -- A rockspec's fields: it is Lua assignments, evaluated in an empty environment.
 local function load_rockspec(path)

@@ -17,6 +17,7 @@ local http = require "socket.http"
 local ltn12 = require "ltn12"
 local socket = require "socket"
 local cjson = require("cjson").new()
+local files = require "files"
 
 local M = {}
 local Server = {}
@@ -24,19 +25,8 @@ Server.__index = Server
 
 local here = "spec/faults"
 
-local function execute(command)
-    local a, _, c = os.execute(command)
-    if type(a) == "number" then return a == 0 end -- Lua 5.1 and LuaJIT without 5.2 compat
-    return a == true and (c == nil or c == 0)
-end
-
-local function read_file(name)
-    local f = io.open(name, "rb")
-    if not f then return nil end
-    local text = f:read("*a")
-    f:close()
-    return text
-end
+local execute = files.execute
+local read_file = files.read_or_nil
 
 -- This process's id: /proc/self is whoever opens it.
 local function own_pid()

@@ -8,21 +8,13 @@ local mock = require "mock"
 local nginx = require "nginx"
 local docs = require "docs"
 local socket = require "socket"
+local files = require "files"
 
 local EXAMPLE = "examples/openresty"
 local DOC = "docs/openresty.md"
 
-local function read(path)
-    local file = io.open(path, "rb")
-    if not file then return nil end
-    local text = file:read("*a")
-    file:close()
-    return text
-end
-
-local function shell_quote(text)
-    return "'" .. tostring(text):gsub("'", [['\'']]) .. "'"
-end
+local read = files.read_or_nil
+local shell_quote = files.shell_quote
 
 -- Runs `script` with sh -e from the repository root, with `environment` added; returns its
 -- standard output, whether it succeeded, and its standard error (curl's progress meter, which
@@ -39,17 +31,6 @@ local function sh(script, environment)
     os.remove(errors)
     local body, status = output:match("^(.*)exit=(%d+)\n$")
     return body, status == "0", stderr
-end
-
-local function is_root()
-    return ((read("/proc/self/status") or ""):match("\nUid:%s+(%d+)")) == "0"
-end
-
-local function free_port()
-    local server = assert(socket.bind("127.0.0.1", 0))
-    local _, port = server:getsockname()
-    server:close()
-    return tonumber(port)
 end
 
 -- The live children of `pid` (the master's workers).
@@ -127,7 +108,7 @@ describe("the OpenResty example, run as docs/openresty.md says", function()
     end
 
     it("enables a subscription through the thread pool, workers running as nobody under root", function()
-        local port = free_port()
+        local port = nginx.free_port()
         local steps = doc_steps(port)
         local output, ok, errors = sh(table.concat(steps.setup, "\n"), environment)
         assert(ok, output .. errors)
@@ -153,7 +134,7 @@ describe("the OpenResty example, run as docs/openresty.md says", function()
         assert.are.equal("enabled\n", answer, read(prefix .. "/logs/error.log"))
         assert.are.equal(0, mock.webhooks()[mock.WEBHOOK_ID])
         assert.are.equal(1, #mock.requests_to(mock.APPAUTH))
-        if is_root() then -- the workers that answered run as nobody, not as root
+        if nginx.is_root() then -- the workers that answered run as nobody, not as root
             local workers = children_of(master)
             assert.is_true(#workers > 0)
             for _, worker in ipairs(workers) do
@@ -173,10 +154,10 @@ describe("the OpenResty example, run as docs/openresty.md says", function()
     end)
 
     it("answers 500 when the workers cannot read MMC_CA_FILE, the trap the doc warns of", function()
-        if not is_root() then
+        if not nginx.is_root() then
             return pending("needs root: only then do the workers run as another user (nobody)")
         end
-        local port = free_port()
+        local port = nginx.free_port()
         local steps = doc_steps(port)
         -- The CA in a directory only root can enter, as a mktemp -d directory is.
         assert(os.execute("mkdir -m 700 " .. shell_quote(parent .. "/private") .. " && cp "

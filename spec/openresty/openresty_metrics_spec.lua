@@ -3,19 +3,13 @@
 -- by mmc's on_request hook into a shared dict.
 local mock = require "mock"
 local nginx = require "nginx"
+local files = require "files"
 
 local EXAMPLE = "examples/metrics"
 local CONFERENCES = "/v1/mmc/management/conferences"
 
-local function read(path)
-    local file = assert(io.open(path, "rb"))
-    local text = file:read("*a")
-    file:close()
-    return text
-end
-
 local function start_example()
-    local conf, listens = read(EXAMPLE .. "/nginx.conf"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;")
+    local conf, listens = files.read(EXAMPLE .. "/nginx.conf"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;")
     assert.are.equal(1, listens, "the example should listen on 127.0.0.1:8080")
     return nginx.start_conf(conf, {
         MMC_APP_ID = mock.APP_ID, MMC_APP_KEY = mock.APP_KEY,
@@ -75,7 +69,7 @@ describe("the metrics example (examples/metrics)", function()
 
     it("counts an exchange that got no answer by the kind of failure", function()
         server:stop()
-        local conf = read(EXAMPLE .. "/nginx.conf"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;")
+        local conf = files.read(EXAMPLE .. "/nginx.conf"):gsub("listen 127%.0%.0%.1:8080;", "listen 127.0.0.1:@PORT@;")
         server = nginx.start_conf(conf, {
             MMC_APP_ID = mock.APP_ID, MMC_APP_KEY = mock.APP_KEY, MMC_CA_FILE = mock.ca_file,
             MMC_ENDPOINT = "https://127.0.0.1:" .. mock.closed_port(),

@@ -13,21 +13,14 @@ local redis_server = require "redis_server"
 local https = require "ssl.https"
 local ltn12 = require "ltn12"
 local socket = require "socket"
+local files = require "files"
 
 local EXAMPLE = "examples/receiver"
 local SUBSCRIBER_KEY = "receiver-subscriber-key-4f8a2c"
 local STREAM = "mmc:events"
 
-local function read(path)
-    local file = assert(io.open(path, "rb"))
-    local text = file:read("*a")
-    file:close()
-    return text
-end
-
-local function shell_quote(text)
-    return "'" .. tostring(text):gsub("'", [['\'']]) .. "'"
-end
+local read = files.read
+local shell_quote = files.shell_quote
 
 -- What the receivers did, over the whole file (printed at the end).
 local counts = { sent = 0, answered_200 = 0, handled = 0, refused = 0, duplicates = 0,

@@ -7,17 +7,10 @@
 --   proxy:stop()
 local socket = require "socket"
 local cjson = require("cjson").new()
+local read_file = require("files").read_or_nil
 
 local proxy = {}
 proxy.__index = proxy
-
-local function read_file(path)
-    local file = io.open(path, "rb")
-    if not file then return nil end
-    local text = file:read("*a")
-    file:close()
-    return text
-end
 
 function proxy.start(options)
     options = options or {}

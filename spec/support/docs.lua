@@ -9,14 +9,11 @@
 --       -- directly above the fence, without "<!--" and "-->", or nil)
 --   end
 --   local text = docs.marked_block("docs/openresty.md", "run by spec/openresty/openresty_example_spec.lua")
+local files = require "files"
+
 local docs = {}
 
-local function read(path)
-    local file = assert(io.open(path, "rb"))
-    local text = file:read("*a")
-    file:close()
-    return text
-end
+local read = files.read
 docs.read = read
 
 -- README.md, then docs/*.md in name order.

@@ -10,6 +10,7 @@
 --   }
 --   local response = server:get("/x")                      -- {status, headers, body, seconds}
 --   server:stop()                                           -- QUIT, then KILL if it lingers
+--   nginx.free_port(), nginx.is_root()                      -- for a spec that runs nginx its own way
 --
 -- Every config gets: the ndk and lua modules, `lua_package_cpath` on MMC_BUILD_DIR (the LuaJIT
 -- build of mmc), `lua_package_path` on spec/openresty/lua, an error log and a pid file in the
@@ -20,15 +21,14 @@
 -- Nothing here talks to anything but 127.0.0.1. A watchdog shell stops nginx if the Lua
 -- process that started it dies before its teardown ran.
 local socket = require "socket"
+local files = require "files"
 
 local nginx = {}
 
 nginx.binary = os.getenv("MMC_NGINX") or "/usr/sbin/nginx"
 nginx.modules = os.getenv("MMC_NGINX_MODULES") or "/usr/lib/nginx/modules"
 
-local function shell_quote(text)
-    return "'" .. tostring(text):gsub("'", [['\'']]) .. "'"
-end
+local shell_quote = files.shell_quote
 
 local function run(command)
     local ok, how, code = os.execute(command)
@@ -36,19 +36,8 @@ local function run(command)
     return ok == true, code, how
 end
 
-local function read_file(path)
-    local file = io.open(path, "rb")
-    if not file then return nil end
-    local text = file:read("*a")
-    file:close()
-    return text
-end
-
-local function write_file(path, text)
-    local file = assert(io.open(path, "wb"))
-    assert(file:write(text))
-    assert(file:close())
-end
+local read_file = files.read_or_nil
+local write_file = files.write
 
 local function absolute(path)
     if path:sub(1, 1) == "/" then return path end
@@ -66,7 +55,8 @@ local function own_pid()
     return tonumber(read_file("/proc/self/stat"):match("^(%d+)"))
 end
 
-local function is_root()
+-- Whether the specs run as root.
+function nginx.is_root()
     local status = read_file("/proc/self/status") or ""
     return status:match("\nUid:%s+(%d+)") == "0"
 end
@@ -96,7 +86,7 @@ local function children_of(pid)
 end
 
 -- A free 127.0.0.1 port: bound by the kernel's choice, then released for nginx.
-local function free_port()
+function nginx.free_port()
     local server = assert(socket.bind("127.0.0.1", 0))
     local _, port = server:getsockname()
     server:close()
@@ -212,7 +202,7 @@ end
 function nginx.start(options)
     options = options or {}
     local prefix = make_prefix()
-    local port = free_port()
+    local port = nginx.free_port()
     local environment = {}
     for name, value in pairs(options.env or {}) do environment[name] = value end
     local env_lines = {}
@@ -222,7 +212,7 @@ function nginx.start(options)
     for name in pairs(environment) do env_lines[#env_lines + 1] = "env " .. name .. ";" end
     table.sort(env_lines)
     local conf = fill(TEMPLATE, {
-        USER = is_root() and "user root;" or "",
+        USER = nginx.is_root() and "user root;" or "",
         WORKERS = options.workers or 1,
         PREFIX = prefix,
         MODULES = nginx.modules,
@@ -244,10 +234,10 @@ end
 -- when the specs do; the config's relative paths are relative to the prefix.
 function nginx.start_conf(conf, environment, setup)
     local prefix = make_prefix()
-    local port = free_port()
+    local port = nginx.free_port()
     if setup then setup(prefix) end
     write_file(prefix .. "/conf/nginx.conf", fill(conf, { PORT = port }))
-    return launch(prefix, port, environment, is_root() and "user root;" or nil)
+    return launch(prefix, port, environment, nginx.is_root() and "user root;" or nil)
 end
 
 function server_methods:log()
