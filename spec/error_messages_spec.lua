@@ -89,7 +89,14 @@ describe("error messages", function()
             local chunk = ([[print(pcall(require("mmc").new, { ca_file = %q }))]]):format(path)
             local output
             if execute("test $(id -u) = 0") then
-                -- root reads anything: run the child as nobody, as nginx runs its workers
+                -- root reads anything: run the child as nobody, as nginx runs its workers. The
+                -- checkout may be where nobody cannot enter (under /root, say): nobody loads a
+                -- copy of the module from a directory of its own.
+                local modules = temporary_directory()
+                assert(execute("cp " .. quote((os.getenv("MMC_BUILD_DIR") or "build") .. "/mmc.so") .. " "
+                    .. quote(modules .. "/mmc.so") .. " && chmod 755 " .. quote(modules)
+                    .. " && chmod 644 " .. quote(modules .. "/mmc.so")))
+                chunk = ("package.cpath = %q .. package.cpath "):format(modules .. "/?.so;") .. chunk
                 output = run_child({}, chunk, ("setpriv --reuid=%d --regid=%d --clear-groups"):format(NOBODY, NOBODY))
             else
                 assert(execute("chmod 000 " .. quote(path)))

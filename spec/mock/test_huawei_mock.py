@@ -1212,10 +1212,16 @@ class PushControlTests(HookBase):
         self.assertEqual([g["body"] for g in self.rx.got], [out["sent_body"]] * 3)
         self.assertEqual(pushes[1]["retry_of"], out["seq"])
         # Retries stop after `for`, and setup stops them (and turns retrying off).
-        self.ctl("POST", "/control/push-retry", {"first": 0.1, "every": 0.1, "for": 0.25})
+        # Retries at about 0.2 s and 0.8 s; the next would be at 1.4 s, past 1.0 s. The margins
+        # (0.2 s before the window ends, 0.4 s after) hold on a loaded machine, where each
+        # delivery over TLS takes a while and the next retry is timed from its end.
+        self.ctl("POST", "/control/push-retry", {"first": 0.2, "every": 0.6, "for": 1.0})
         self.rx.reply = lambda raw: (500, b"")
         self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})
-        time.sleep(0.6)
+        deadline = time.time() + 5
+        while len(self.pushes()) < 6 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.8)   # and no third retry, past the window
         self.assertEqual([p["kind"] for p in self.pushes()[3:]], ["control", "retry", "retry"])
         self.ctl("POST", "/control/push-retry", {"first": 0.2})
         self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})
