@@ -404,10 +404,12 @@ typedef struct call_context {
     int has_store;
     lua_State *L;   /* for this call only */
     int client_arg; /* where the client is on L's stack */
+    mmc_result result;
 } call_context;
 
 /* Starts a call on the client at `client_arg` (raising when it cannot make one) and returns
- * the core client. Leaves one value on the stack: the client's token store, or nil. */
+ * the core client; the call's result is call->result. Leaves one value on the stack: the
+ * client's token store, or nil. */
 static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) {
     mmc_client *client = check_ready_client(L, client_arg);
     call->box = lua_touserdata(L, client_arg);
@@ -422,6 +424,7 @@ static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) 
     call->has_store = cache != NULL;
     mmc_client_use_token_cache(client, cache);
     call->box->busy = 1;
+    mmc_result_init(&call->result);
     return client;
 }
 
@@ -485,27 +488,26 @@ static void report_exchanges(call_context *call) {
         lua_pop(L, 1);
 }
 
-/* Ends the call begun by begin_call; the client is ready for another. Raises (after freeing
- * the result) when its token store turned out to be one that can never work here. */
-static void end_call(lua_State *L, call_context *call, mmc_result *result) {
+/* Ends the call begun by begin_call, so that the client is ready for another, and pushes its
+ * result (status, message, body: see push_result). Raises instead (after freeing the result)
+ * when its token store turned out to be one that can never work here. */
+static int finish_call(lua_State *L, call_context *call) {
     int store_yielded = call->has_store && mmc_lua_token_store_unbind(&call->store);
     mmc_client_use_token_cache(call->box->client, NULL);
     report_exchanges(call);
     call->box->busy = 0;
     if (store_yielded) {
-        mmc_result_free(result);
+        mmc_result_free(&call->result);
         luaL_error(L, "%s", MMC_LUA_TOKEN_STORE_YIELDED);
     }
+    return push_result(L, &call->result);
 }
 
 static int do_auth(lua_State *L, int client_arg) {
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    mmc_client_auth(client, &result);
-    end_call(L, &call, &result);
-    return push_result(L, &result);
+    mmc_client_auth(client, &call.result);
+    return finish_call(L, &call);
 }
 
 /* The subscription id at `arg`: a non-empty string of at most 128 bytes (any bytes: it is
@@ -545,11 +547,8 @@ static int do_set_webhook_status(lua_State *L, int client_arg, int id_arg) {
 
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    mmc_client_set_webhook_status(client, id, id_length, (int)status, &result);
-    end_call(L, &call, &result);
-    return push_result(L, &result);
+    mmc_client_set_webhook_status(client, id, id_length, (int)status, &call.result);
+    return finish_call(L, &call);
 }
 
 /* Raises unless the value at `arg` is nil/none (when `optional`) or a table whose keys are
@@ -600,11 +599,8 @@ static int do_set_webhook_config(lua_State *L, int client_arg, int config_arg) {
 
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    mmc_client_set_webhook_config(client, &config, &result);
-    end_call(L, &call, &result);
-    return push_result(L, &result);
+    mmc_client_set_webhook_config(client, &config, &call.result);
+    return finish_call(L, &call);
 }
 
 static const char *const status_names[] = {"enabled", "disabled", "locked"};
@@ -645,11 +641,8 @@ static int do_get_webhook_config(lua_State *L, int client_arg, int filter_arg) {
 
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    int outcome = mmc_client_get_webhook_config(client, values[0], values[1], &result);
-    end_call(L, &call, &result);
-    int count = push_result(L, &result);
+    int outcome = mmc_client_get_webhook_config(client, values[0], values[1], &call.result);
+    int count = finish_call(L, &call);
     if (outcome == 0 && count == 3 && lua_istable(L, -1))
         reshape_webhook_config(L);
     return count;
@@ -660,21 +653,15 @@ static int do_delete_webhook_config(lua_State *L, int client_arg, int id_arg) {
     const char *id = check_id(L, id_arg, &id_length);
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    mmc_client_delete_webhook_config(client, id, id_length, &result);
-    end_call(L, &call, &result);
-    return push_result(L, &result);
+    mmc_client_delete_webhook_config(client, id, id_length, &call.result);
+    return finish_call(L, &call);
 }
 
 static int do_logout(lua_State *L, int client_arg) {
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    mmc_client_logout(client, &result);
-    end_call(L, &call, &result);
-    return push_result(L, &result);
+    mmc_client_logout(client, &call.result);
+    return finish_call(L, &call);
 }
 
 /* ---- the generic call ----------------------------------------------------------------- */
@@ -891,11 +878,8 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
                              .retry = options.retry};
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
-    mmc_result result;
-    mmc_result_init(&result);
-    mmc_client_request(client, &api_call, &result);
-    end_call(L, &call, &result);
-    return push_result(L, &result);
+    mmc_client_request(client, &api_call, &call.result);
+    return finish_call(L, &call);
 }
 
 static int client_auth(lua_State *L) {
