@@ -139,6 +139,20 @@ def strict_json(text):
     return json.loads(text, object_pairs_hook=no_dups, parse_constant=no_constants)
 
 
+def json_object_body(headers, body, code):
+    """The request body as a JSON object, or an ApiError (400, `code`): the Content-Type must
+    be JSON, the body strict JSON (UTF-8, no duplicate keys) and an object."""
+    if not headers.get("Content-Type", "").lower().startswith("application/json"):
+        raise ApiError(400, code, "Content-Type must be application/json")
+    try:
+        req = strict_json(body.decode("utf-8"))
+    except ValueError as e:      # UnicodeDecodeError and JSONDecodeError included
+        raise ApiError(400, code, "body is not valid JSON: %s" % e) from None
+    if not isinstance(req, dict):
+        raise ApiError(400, code, "body must be a JSON object")
+    return req
+
+
 def is_int(v):
     return type(v) is int           # bool is a subclass of int; JSON true is not 72
 
@@ -657,14 +671,7 @@ class ApiHandler(QuietHandler):
     def appauth(self, st, body):
         # Checks run in a fixed order and stop at the first problem, so each test can
         # break exactly one thing and know which code to expect.
-        if not self.headers.get("Content-Type", "").lower().startswith("application/json"):
-            raise ApiError(400, "USG.000000001", "Content-Type must be application/json")
-        try:
-            req = strict_json(body.decode("utf-8"))
-        except ValueError as e:      # UnicodeDecodeError and JSONDecodeError included
-            raise ApiError(400, "USG.000000001", "body is not valid JSON: %s" % e) from None
-        if not isinstance(req, dict):
-            raise ApiError(400, "USG.000000001", "body must be a JSON object")
+        req = json_object_body(self.headers, body, "USG.000000001")
 
         client_type = req.get("clientType")
         if not is_int(client_type) or client_type != 72:
@@ -830,14 +837,7 @@ class ApiHandler(QuietHandler):
     def link_config_set(self, st, tok, query, body):
         if query:
             raise ApiError(400, E_BAD_PARAM, "link-config POST takes no query")
-        if not self.headers.get("Content-Type", "").lower().startswith("application/json"):
-            raise ApiError(400, E_BAD_PARAM, "Content-Type must be application/json")
-        try:
-            req = strict_json(body.decode("utf-8"))
-        except ValueError as e:
-            raise ApiError(400, E_BAD_PARAM, "body is not valid JSON: %s" % e) from None
-        if not isinstance(req, dict):
-            raise ApiError(400, E_BAD_PARAM, "body must be a JSON object")
+        req = json_object_body(self.headers, body, E_BAD_PARAM)
         allowed = ("subscriberId", "subscriberKey", "url", "corpId", "spId")
         extra = sorted(set(req) - set(allowed))
         if extra:
@@ -1033,14 +1033,7 @@ def _show_meeting_detail(handler, st, tok, query, body):
 
 def _create_meeting(handler, st, tok, query, body):
     _meeting_query(query, ("userUUID",))
-    if not handler.headers.get("Content-Type", "").lower().startswith("application/json"):
-        raise ApiError(400, E_BAD_PARAM, "Content-Type must be application/json")
-    try:
-        req = strict_json(body.decode("utf-8"))
-    except ValueError as e:
-        raise ApiError(400, E_BAD_PARAM, "body is not valid JSON: %s" % e) from None
-    if not isinstance(req, dict):
-        raise ApiError(400, E_BAD_PARAM, "body must be a JSON object")
+    req = json_object_body(handler.headers, body, E_BAD_PARAM)
     unknown = sorted(set(req) - set(SCHEDULE_FIELDS))
     if unknown:
         raise ApiError(400, E_BAD_PARAM, "unknown fields: %s" % ", ".join(unknown))
