@@ -848,7 +848,7 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     size_t method_length = 0, path_length = 0;
     const char *method =
         lua_type(L, method_arg) == LUA_TSTRING ? lua_tolstring(L, method_arg, &method_length) : "";
-    if (strlen(method) != method_length || !mmc_request_method_is_known(method))
+    if (strlen(method) != method_length || mmc_request_known_method(method) == NULL)
         luaL_argerror(L, method_arg,
                       "method must be \"GET\", \"POST\", \"PUT\", \"DELETE\" or "
                       "\"PATCH\"");

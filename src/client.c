@@ -708,15 +708,6 @@ static int call_with_token(mmc_client *client, const char *method, int idempoten
     }
 }
 
-/* The method as a string constant (the exchange log keeps it), or NULL when unknown. */
-static const char *known_method(const char *method) {
-    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcmp(method, methods[i]) == 0)
-            return methods[i];
-    return NULL;
-}
-
 /* Copies the call's extra headers into the client, which keeps them for every attempt. */
 static int keep_headers(mmc_client *client, const mmc_header *headers, size_t count) {
     client->header_count = 0;
@@ -750,7 +741,7 @@ static int keep_headers(mmc_client *client, const mmc_header *headers, size_t co
 
 /* A sentence saying what is wrong with the call, or NULL. */
 static const char *call_problem(const mmc_api_call *call) {
-    if (call->method == NULL || known_method(call->method) == NULL)
+    if (mmc_request_known_method(call->method) == NULL)
         return "method must be GET, POST, PUT, DELETE or PATCH";
     const char *problem = mmc_request_path_problem(call->path, call->path_length);
     for (size_t i = 0; problem == NULL && i < call->header_count; i++)
@@ -793,7 +784,7 @@ static int make_request(mmc_client *client, const mmc_api_call *call, int may_au
         mmc_buffer_append_string(&result->message, "out of memory");
         return -1;
     }
-    const char *method = known_method(call->method);
+    const char *method = mmc_request_known_method(call->method);
     int idempotent =
         call->retry == MMC_RETRY_AS_METHOD ? mmc_request_method_is_idempotent(method) : call->retry;
     int outcome = call_with_token(client, method, idempotent, may_authenticate, result);

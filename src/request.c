@@ -5,10 +5,12 @@
 
 #include "url.h"
 
-int mmc_request_method_is_known(const char *method) {
-    return strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ||
-           strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0 ||
-           strcmp(method, "PATCH") == 0;
+const char *mmc_request_known_method(const char *method) {
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
+    for (size_t i = 0; method != NULL && i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(method, methods[i]) == 0)
+            return methods[i];
+    return NULL;
 }
 
 int mmc_request_method_is_idempotent(const char *method) {

@@ -36,8 +36,10 @@ typedef struct mmc_query_pair {
     size_t value_length;
 } mmc_query_pair;
 
-/* 1 for "GET", "POST", "PUT", "DELETE" and "PATCH" (upper case), else 0. */
-int mmc_request_method_is_known(const char *method);
+/* The method's own constant ("GET", "POST", "PUT", "DELETE" or "PATCH", upper case), so that
+ * nothing (the exchange log, say) keeps the caller's string; NULL for any other method (or
+ * NULL). */
+const char *mmc_request_known_method(const char *method);
 
 /* 1 when a request with `method` may be retried unless the caller says otherwise: GET, PUT,
  * DELETE (idempotent), not POST or PATCH. */
