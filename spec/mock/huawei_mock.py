@@ -79,6 +79,8 @@ ROUTES = {APPAUTH_PATH: ("POST",), CHANGE_STATUS_PATH: ("PUT",),
 # The meeting routes (MEETING_ROUTES, defined with their handlers below) join ROUTES there.
 
 JSON_CT = "application/json;charset=UTF-8"
+# App ID authentication's other optional fields (reference section 1): strings when given.
+APPAUTH_OPTIONAL_TEXT = ("userName", "userEmail", "userPhone", "deptCode")
 MAX_BODY = 1 << 20            # nothing legitimate comes close; protects the mock itself
 HANDSHAKE_TIMEOUT = 10.0      # a client that connects and never speaks TLS must not pin a thread
 DEFAULT_VALID_PERIOD = 86400
@@ -155,6 +157,17 @@ def json_object_body(headers, body, code):
 
 def is_int(v):
     return type(v) is int           # bool is a subclass of int; JSON true is not 72
+
+
+def optional_text(req, name, longest, code):
+    """An optional string member of a JSON body: absent, null and "" are all "" (absent);
+    anything else must be a string of at most `longest` characters, or ApiError(400, code)."""
+    value = req.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > longest:
+        raise ApiError(400, code, "%s must be a string of 0..%d chars, or null" % (name, longest))
+    return value
 
 
 # --------------------------------------------------------------------------- state
@@ -697,21 +710,21 @@ class ApiHandler(QuietHandler):
         if expire != 0 and expire <= now:
             raise ApiError(401, "USG.000000006", "signature expired")
 
-        user_id = req.get("userId", "")
-        if not isinstance(user_id, str) or len(user_id) > 64:
-            raise ApiError(400, "USG.000000013", "userId must be a string of 0..64 chars")
+        # Optional fields: null and "" mean absent. Huawei's official Python SDK sends
+        # "userId": "", "corpId": null and "deptCode": null when they are not set, and it
+        # is the SDK's only way to log in, so Huawei takes them as absent.
+        user_id = optional_text(req, "userId", 64, "USG.000000013")
 
-        corp_id = ""
+        corp_id = optional_text(req, "corpId", 64, "USG.000000008")
         if app["mode"] == "enterprise":
-            if "corpId" in req:
+            if corp_id:
+                # Assumed: Huawei documents corpId for SP mode only.
                 raise ApiError(400, "USG.000000007",
                                "corpId not allowed in single-enterprise mode")
-        else:
-            corp_id = req.get("corpId", "")
-            if not isinstance(corp_id, str) or len(corp_id) > 64:
-                raise ApiError(400, "USG.000000008", "corpId must be a string of 0..64 chars")
-            if corp_id and corp_id not in app["corp_ids"]:
-                raise ApiError(401, "USG.000000008", "corpId not managed by this app")
+        elif corp_id and corp_id not in app["corp_ids"]:
+            raise ApiError(401, "USG.000000008", "corpId not managed by this app")
+        for name in APPAUTH_OPTIONAL_TEXT:
+            optional_text(req, name, 256, "USG.000000001")
 
         auth = self.headers.get_all("Authorization") or []
         m = AUTH_RE.fullmatch(auth[0]) if len(auth) == 1 else None
@@ -829,9 +842,11 @@ class ApiHandler(QuietHandler):
 
     @staticmethod
     def corp_sp(value, name):
-        if not isinstance(value, str) or not 1 <= len(value) <= 64:
-            # Assumed: an unset corpId/spId is left out, not sent empty.
-            raise ApiError(400, E_CORP_SP, "%s must be a string of 1..64 chars" % name)
+        """An optional corpId/spId: None (null) and "" mean absent and give None."""
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or len(value) > 64:
+            raise ApiError(400, E_CORP_SP, "%s must be a string of 0..64 chars, or null" % name)
         return value
 
     def link_config_set(self, st, tok, query, body):
@@ -856,8 +871,9 @@ class ApiHandler(QuietHandler):
         cfg = {"app_id": tok["app_id"], "subscriberId": sub_id, "subscriberKey": sub_key,
                "url": url}
         for name in ("corpId", "spId"):
-            if name in req:
-                cfg[name] = self.corp_sp(req[name], name)
+            value = self.corp_sp(req.get(name), name)
+            if value is not None:
+                cfg[name] = value
         cfg["scope"] = cfg.get("corpId", tok["corp_id"])
         with st.lock:
             old = st.config_ids.get((cfg["app_id"], cfg["scope"]))
@@ -877,6 +893,7 @@ class ApiHandler(QuietHandler):
         if len(set(keys)) != len(keys) or not set(keys) <= {"corpId", "spId"}:
             raise ApiError(400, E_BAD_PARAM, bad)
         params = {k: self.corp_sp(v, k) for k, v in pairs}
+        params = {k: v for k, v in params.items() if v is not None}
         if body:
             raise ApiError(400, E_BAD_PARAM, "request body must be empty")
         scope = params.get("corpId", tok["corp_id"])

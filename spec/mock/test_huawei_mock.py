@@ -271,10 +271,17 @@ class AppAuthTests(Base):
             ("expireTime string", dict(patch={"expireTime": str(now + 60)}), 400, "USG.000000006"),
             ("expireTime negative", dict(expire=-5), 400, "USG.000000006"),
             ("userId too long", dict(user_id="u" * 65), 400, "USG.000000013"),
-            ("userId null", dict(patch={"userId": None}), 400, "USG.000000013"),
+            ("userId number", dict(patch={"userId": 5}), 400, "USG.000000013"),
+            ("userId false", dict(patch={"userId": False}), 400, "USG.000000013"),
             ("corpId in enterprise", dict(corp_id="corp-a"), 400, "USG.000000007"),
-            ("empty corpId in enterprise", dict(corp_id=""), 400, "USG.000000007"),
+            ("corpId number in enterprise", dict(patch={"corpId": 0}), 400, "USG.000000008"),
+            ("corpId list in SP", dict(app=SP, patch={"corpId": []}), 400, "USG.000000008"),
             ("unknown corpId", dict(app=SP, corp_id="corp-x"), 401, "USG.000000008"),
+            ("deptCode number", dict(patch={"deptCode": 7}), 400, "USG.000000001"),
+            ("userName object", dict(patch={"userName": {}}), 400, "USG.000000001"),
+            ("nonce null", dict(patch={"nonce": None}), 400, "USG.000000005"),
+            ("expireTime null", dict(patch={"expireTime": None}), 400, "USG.000000006"),
+            ("appId null", dict(patch={"appId": None}), 400, "USG.000000003"),
             ("no Authorization", dict(authz=False), 401, "USG.000000009"),
             ("space after comma", dict(authz=space), 401, "USG.000000009"),
             ("no access", dict(authz=lambda s, a: "HMAC-SHA256 signature=" + s), 401,
@@ -311,6 +318,55 @@ class AppAuthTests(Base):
         by_code = {r["error_code"]: r["signature_valid"] for r in recs}
         self.assertIs(by_code["USG.000000011"], False)
         self.assertIsNone(by_code["USG.000000002"])
+
+    def test_null_and_empty_optional_fields_are_absent(self):
+        # Huawei's official Python SDK sends "userId": "", "corpId": null, "deptCode": null
+        # when they are not set (in SP mode "corpId": ""): absent, as if left out.
+        cases = [
+            ("enterprise, corpId null", ENT, {"corpId": None}),
+            ("enterprise, corpId empty", ENT, {"corpId": ""}),
+            ("enterprise, userId null", ENT, {"userId": None}),
+            ("enterprise, all of them", ENT, {"userId": "", "corpId": None, "deptCode": None,
+                                              "userName": None, "userEmail": "",
+                                              "userPhone": None}),
+            ("SP administrator, corpId null", SP, {"corpId": None, "userId": None}),
+            ("SP administrator, corpId empty", SP, {"corpId": "", "deptCode": None}),
+        ]
+        for name, app, patch in cases:
+            with self.subTest(name):
+                status, _, out = self.auth(app, patch=patch)
+                self.assertEqual(status, 200, out)
+                self.assertEqual((out["user"]["userId"], out["user"]["adminType"]),
+                                 ("admin", 2))
+                self.assertIs(self.requests()[-1]["signature_valid"], True)
+        # A user id signed and sent with the others null is that user.
+        status, _, out = self.auth(user_id="alice", patch={"corpId": None, "deptCode": "d1"})
+        self.assertEqual((status, out["user"]["userId"]), (200, "alice"), out)
+
+    def test_the_official_sdk_login_as_it_is_sent(self):
+        """The exact bytes of the official Python SDK's login (huaweicloud-sdk-meeting
+        3.1.211, MeetingCredentials with AuthTypeEnum.APP_ID), as captured on the wire."""
+        for app, corp_json, corp_signed in ((ENT, "null", None), (SP, '""', ""),
+                                            (SP, '"corp-a"', "corp-a")):
+            with self.subTest(app=app[0], corp=corp_json):
+                app_id, key, _ = app
+                expire, nonce = int(time.time()) + 600, str(uuid.uuid4())
+                parts = [app_id] + ([] if corp_signed is None else [corp_signed]) + \
+                    ["", str(expire), nonce]
+                sig = hmac.new(key.encode(), ":".join(parts).encode(),
+                               hashlib.sha256).hexdigest().upper()
+                body = ('{"appId": "%s", "userId": "", "corpId": %s, "expireTime": %d, '
+                        '"nonce": "%s", "clientType": 72, "deptCode": null}'
+                        % (app_id, corp_json, expire, nonce)).encode()
+                self.assertEqual(len(nonce), 36)
+                status, _, out = self.api("POST", APPAUTH, body, {
+                    "User-Agent": "python-requests/2.28.1", "Accept-Encoding": "gzip, deflate",
+                    "Accept": "*/*", "Connection": "keep-alive",
+                    "Authorization": "HMAC-SHA256 signature=%s,access=%s" % (sig, b64(app_id)),
+                    "Content-Type": "application/json"})
+                self.assertEqual(status, 200, out)
+                rec = self.requests()[-1]
+                self.assertEqual((rec["body"].encode(), rec["signature_valid"]), (body, True))
 
     def test_replay_and_nonce_scope(self):
         nonce = uuid.uuid4().hex
@@ -911,10 +967,10 @@ class LinkConfigTests(HookBase):
             ("url bad port", dict(url="https://127.0.0.1:99999/x"), "MMC.111070006"),
             ("url port 0", dict(url="https://127.0.0.1:0/x"), "MMC.111070006"),
             ("url too long", dict(url="https://127.0.0.1/" + "a" * 1100), "MMC.111070006"),
-            ("corpId empty", dict(corpId=""), "MMC.111070007"),
             ("corpId number", dict(corpId=42), "MMC.111070007"),
             ("corpId 65", dict(corpId="c" * 65), "MMC.111070007"),
-            ("spId null", dict(spId=None), "MMC.111070007"),
+            ("spId false", dict(spId=False), "MMC.111070007"),
+            ("spId list", dict(spId=["sp-1"]), "MMC.111070007"),
             ("first problem wins", dict(body={"subscriberKey": 1, "url": 2}), "MMC.111070004"),
         ]
         for name, kw, code in cases:
@@ -932,7 +988,6 @@ class LinkConfigTests(HookBase):
                             ("corpid=a", "MMC.111070001"), ("corpId", "MMC.111070001"),
                             ("corpId=%zz", "MMC.111070001"), ("corpId=%ff", "MMC.111070001"),
                             ("corpId=a&&spId=b", "MMC.111070001"),
-                            ("corpId=", "MMC.111070007"), ("spId=", "MMC.111070007"),
                             ("corpId=" + "c" * 65, "MMC.111070007")):
             with self.subTest(query):
                 self.assertError(self.show(query), 400, code)
@@ -948,6 +1003,19 @@ class LinkConfigTests(HookBase):
         status, hdrs, out = self.delete("id=" + cfg["id"], body=b"{}")
         self.assertError((status, hdrs, json.loads(out)), 400, "MMC.111070001")
         self.assertEqual(len(self.configs()), 1)
+
+    def test_null_and_empty_corp_and_sp_are_absent(self):
+        sp_admin = self.login(SP)
+        for name, fields in (("null", {"corpId": None, "spId": None}),
+                             ("empty", {"corpId": "", "spId": ""})):
+            with self.subTest(name):
+                cfg = self.new_config(sp_admin, subscriberId="sp-" + name, **fields)
+                self.assertNotIn("corpId", cfg)
+                self.assertNotIn("spId", cfg)
+                # The same scope as leaving them out: the SP's own record, replaced.
+                self.assertEqual([c["id"] for c in self.configs()], [cfg["id"]])
+                for query in (None, "corpId=", "spId=", "corpId=&spId="):
+                    self.assertEqual(self.show(query, sp_admin)[2]["id"], cfg["id"], query)
 
     def test_token_required_and_routing(self):
         cfg = self.new_config()
@@ -970,6 +1038,63 @@ class LinkConfigTests(HookBase):
         status, hdrs, out = self.put_json(None, self.token, method="PUT", path=TOKEN)
         self.assertError((status, hdrs, out), 405, "MOCK.405")
         self.assertEqual(hdrs["allow"], "DELETE")
+
+
+class OfficialSdkShapeTests(HookBase):
+    """What Huawei's official Python SDK sends besides its login (captured on the wire):
+    Content-Type: application/json on every call, bodiless ones too; Content-Length: 0 on
+    PUT and DELETE; JSON with ", " and ": " separators, members in its own order."""
+
+    SDK_HEADERS = {"User-Agent": "huaweicloud-usdk-python/3.0; os/Linux impl/CPython",
+                   "Accept-Encoding": "gzip, deflate", "Accept": "*/*",
+                   "Connection": "keep-alive", "Content-Type": "application/json"}
+
+    def sdk(self, method, target, body=None):
+        headers = dict(self.SDK_HEADERS, **{"X-Access-Token": self.token})
+        if body is not None or method != "GET":
+            headers["Content-Length"] = str(len(body or b""))
+        return self.api(method, target, body, headers)
+
+    def test_every_call_as_the_sdk_sends_it(self):
+        for status in (0, 1):
+            self.assertEqual(self.sdk("PUT", "%s?id=%s&status=%d" % (CHANGE, HOOK, status))[0],
+                             200)
+            self.assertEqual(self.status_of(HOOK), status)
+        body = ('{"subscriberId": "%s", "subscriberKey": "%s", "url": "%s"}'
+                % (self.SUB_ID, "sdk-key", self.rx.url())).encode()
+        self.assertEqual(self.sdk("POST", LINK, body)[:3:2], (200, b""))
+        cfg, = self.configs()
+        status, _, out = self.sdk("GET", LINK)
+        self.assertEqual((status, json.loads(out)["id"]), (200, cfg["id"]))
+        self.assertEqual(self.sdk("DELETE", LINK + "?id=" + cfg["id"])[:3:2], (200, b""))
+        self.assertEqual(self.configs(), [])
+        status, _, out = self.sdk("GET", "/v1/mmc/management/conferences"
+                                         "?limit=10&offset=0&searchKey=sync")
+        self.assertEqual((status, json.loads(out)["count"]), (200, 1))
+        self.assertEqual(self.sdk("DELETE", TOKEN)[:3:2], (200, b""))
+        self.assertEqual(self.ctl("GET", "/control/tokens")[1]["logged_out"], 1)
+        recs = [r for r in self.requests() if r["path"] != APPAUTH]
+        self.assertEqual([r["headers"].get("content-length") for r in recs],
+                         ["0", "0", str(len(body)), None, "0", None, "0"])
+        self.assertTrue(all(r["headers"]["content-type"] == "application/json" for r in recs))
+
+    def test_json_members_in_any_order_with_spaces(self):
+        body = ('{ "url" : "%s" ,\n\t"subscriberKey": "k", "subscriberId": "%s" }'
+                % (self.rx.url(), self.SUB_ID)).encode()
+        self.assertEqual(self.sdk("POST", LINK, body)[:3:2], (200, b""))
+        self.assertEqual(self.configs()[0]["subscriberKey"], "k")
+        expire, nonce = int(time.time()) + 600, str(uuid.uuid4())
+        sig = hmac.new(ENT[1].encode(), ("%s::%d:%s" % (ENT[0], expire, nonce)).encode(),
+                       hashlib.sha256).hexdigest()
+        login = ('{"nonce": "%s", "clientType": 72, "expireTime": %d, "appId": "%s"}'
+                 % (nonce, expire, ENT[0])).encode()
+        status, _, out = self.api("POST", APPAUTH, login, {
+            "Content-Type": "application/json",
+            "Authorization": "HMAC-SHA256 signature=%s,access=%s" % (sig, b64(ENT[0]))})
+        self.assertEqual(status, 200, out)
+        # Bodies on bodiless calls are still refused, whatever their Content-Type.
+        status, hdrs, out = self.sdk("DELETE", TOKEN, b"{}")
+        self.assertError((status, hdrs, json.loads(out)), 400, "USG.000000001")
 
 
 class LogoutTests(HookBase):
