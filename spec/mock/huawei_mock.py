@@ -23,11 +23,19 @@ Two servers share one state:
   * the control server (plain HTTP, 127.0.0.1 only) lets tests configure apps and
     webhooks, inject delays and faults, revoke tokens, read every recorded request, and
     make the mock send (or only sign) event pushes to a configured subscriber URL, and
-    retry those not answered 200 as Huawei does (POST /control/push-retry).
+    retry those not answered 200 on Huawei's schedule (30 s, three times, then every 30
+    minutes, for 24 hours), `speed` times faster for tests (POST /control/push-retry, or
+    "push_retry" in the setup).
 
 Event pushes (Huawei -> subscriber) go out over HTTPS, verified against --push-ca (the
 test CA; with-mock passes it), and only ever to 127.0.0.1 / localhost: a config whose
 url names another host is stored, but a push to it fails without a byte being sent.
+
+What Huawei's official Python SDK sends is accepted (it is its only way to log in, and
+Huawei takes it): null and "" for an optional field mean absent ("userId": "", "corpId":
+null, "deptCode": null), a signature in either hex case, a UUID nonce (36 characters),
+Content-Type: application/json on bodiless calls, Content-Length: 0 on DELETE, JSON with
+spaces after separators and members in any order.
 
 Behaviour the reference leaves open, decided here (each is marked "assumed" below):
   * one push config per (app, corp): corp is the body's/query's corpId when given, else the
@@ -182,7 +190,8 @@ def _check_keys(obj, allowed, what):
 
 def parse_setup(cfg):
     """Validate a setup document; return (apps, valid_period, webhook_ids, max_tokens)."""
-    _check_keys(cfg, ("apps", "token_valid_period", "webhook_ids", "max_tokens_per_user"), "setup")
+    _check_keys(cfg, ("apps", "token_valid_period", "webhook_ids", "max_tokens_per_user",
+                      "push_retry"), "setup")
     apps = {}
     raw_apps = cfg.get("apps", [])
     if not isinstance(raw_apps, list):
@@ -212,7 +221,42 @@ def parse_setup(cfg):
     max_tokens = cfg.get("max_tokens_per_user", DEFAULT_MAX_TOKENS_PER_USER)
     if max_tokens is not None and (not is_int(max_tokens) or max_tokens < 1):
         raise BadInput("max_tokens_per_user must be an integer >= 1 or null")
-    return apps, period, hooks, max_tokens
+    retry = cfg.get("push_retry", False)
+    if retry is True:
+        retry = {}
+    retry = None if retry is False or retry is None else retry_policy(retry)
+    return apps, period, hooks, max_tokens, retry
+
+
+# Huawei's schedule for a push not answered 200 (reference section 4): again after 30 s, three
+# times, then every 30 minutes, until 24 hours after the first attempt; then it is dropped.
+HUAWEI_PUSH_RETRY = {"first": 30.0, "times": 3, "every": 1800.0, "for": 86400.0, "speed": 1.0}
+
+
+def retry_policy(arg):
+    """A push-retry policy from its JSON form (see c_push_retry), or BadInput."""
+    _check_keys(arg, ("first", "times", "every", "for", "speed", "off"), "push-retry")
+    if arg.get("off", False) is True:
+        return None
+    if arg.get("off", False) is not False:
+        raise BadInput("off must be a boolean")
+    policy = dict(HUAWEI_PUSH_RETRY)
+    for name in ("first", "every", "for", "speed"):
+        if name in arg:
+            value = arg[name]
+            if not _number(value) or value <= 0:
+                raise BadInput("%s must be a number above 0" % name)
+            policy[name] = float(value)
+    if "times" in arg:
+        if not is_int(arg["times"]) or arg["times"] < 0:
+            raise BadInput("times must be an integer >= 0")
+        policy["times"] = arg["times"]
+    return policy
+
+
+def retry_delay(policy, attempt):
+    """Seconds to wait before retry number `attempt` (1, 2, ...), after the speed-up."""
+    return (policy["first"] if attempt <= policy["times"] else policy["every"]) / policy["speed"]
 
 
 class State:
@@ -227,7 +271,7 @@ class State:
         self.setup({})
 
     def setup(self, cfg):
-        apps, period, hooks, max_tokens = parse_setup(cfg)   # validate before touching state
+        apps, period, hooks, max_tokens, retry = parse_setup(cfg)   # validate first
         with self.lock:
             self.apps = apps
             self.token_valid_period = period
@@ -238,7 +282,7 @@ class State:
             self.configs = {}
             self.config_ids = {}      # (app_id, corp) -> id: one config per app and corp
             self.pushes = []          # every push sent to a subscriber, in order
-            self.push_retry = None    # how failed pushes are retried: see c_push_retry
+            self.push_retry = retry   # how failed pushes are retried: see c_push_retry
             # Retries scheduled under an older setup see a newer generation and stop.
             self.generation = getattr(self, "generation", 0) + 1
             self.tokens = {}          # token -> {app_id, user_id, corp_id, expires_at, revoked,
@@ -389,19 +433,20 @@ def check_url(url):
 def send_push(st, cfg, event, kind, payload=None, timestamp=None, nonce=None):
     """POST a signed push to cfg's url and record it. Never holds the lock during I/O.
     Returns the record: {seq, kind, id, event, nonce, timestamp, url, sent_body,
-    status?, body?, error?, seconds} (status and body are the receiver's answer)."""
+    status?, body?, error?, time, seconds} (status and body are the receiver's answer; time
+    is when the attempt began, Unix seconds; seconds how long it took)."""
     body, nonce, ts = sign_push(cfg, event, payload, timestamp, nonce)
     rec = {"kind": kind, "id": cfg["id"], "event": event, "nonce": nonce, "timestamp": ts,
            "url": cfg["url"], "sent_body": body}
     _deliver(st, cfg, body, rec)
     if kind == "control" and _push_failed(rec):
-        schedule_retry(st, cfg, body, rec, 1, time.time())
+        schedule_retry(st, cfg, body, rec, 1, rec["time"])
     return dict(rec)
 
 
 def _deliver(st, cfg, body, rec):
     """POST `body` to cfg's url, put the answer (or the error) in `rec` and record it."""
-    t0 = time.time()
+    t0 = rec["time"] = time.time()
     try:
         rec["status"], rec["body"] = _post(st, cfg["url"], body.encode("utf-8"))
     except (OSError, http.client.HTTPException, ValueError) as e:  # ssl.SSLError is an OSError
@@ -417,18 +462,20 @@ def _push_failed(rec):
 
 
 def schedule_retry(st, cfg, body, first, attempt, started):
-    """Huawei retries a push that was not answered 200: after 30 s, then every 30 min, for
-    24 h (reference section 4). With /control/push-retry set, the mock does the same on that
-    schedule, sending the very same body each time (assumed: the reference does not say
-    whether a retry is signed afresh). Each attempt is recorded as a push of kind "retry"
-    with retry_of (the first push's seq) and attempt (1, 2, ...)."""
+    """Huawei retries a push that was not answered 200: after 30 s, three times, then every
+    30 minutes, until 24 hours after the first attempt (reference section 4). With push
+    retries on (/control/push-retry, or "push_retry" in the setup) the mock does the same,
+    `speed` times faster, each wait timed from the end of the attempt before, sending the very
+    same body each time (assumed: the reference does not say whether a retry is signed
+    afresh). Each attempt is recorded as a push of kind "retry" with retry_of (the first
+    push's seq) and attempt (1, 2, ...)."""
     with st.lock:
         policy, generation = st.push_retry, st.generation
     if policy is None:
         return
-    delay = policy["first"] if attempt == 1 else policy["every"]
-    if time.time() + delay - started > policy["for"]:
-        return
+    delay = retry_delay(policy, attempt)
+    if time.time() + delay - started > policy["for"] / policy["speed"]:
+        return    # past the window: dropped, as Huawei drops it
 
     def fire():
         with st.lock:
@@ -1256,21 +1303,12 @@ def c_sign_push(st, arg):
 
 
 def c_push_retry(st, arg):
-    """{"first": s, "every": s, "for": s}: retry a push sent by /control/push that was not
-    answered 200, `first` seconds after it, then every `every` seconds, while within `for`
-    seconds of it; {} is Huawei's schedule (30, 1800, 86400); {"off": true} stops retrying
-    (the default; setup resets it)."""
-    _check_keys(arg, ("first", "every", "for", "off"), "push-retry")
-    if arg.get("off") is True:
-        policy = None
-    else:
-        policy = {"first": 30.0, "every": 1800.0, "for": 86400.0}
-        for name in ("first", "every", "for"):
-            if name in arg:
-                value = arg[name]
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                    raise BadInput("%s must be a number of seconds above 0" % name)
-                policy[name] = float(value)
+    """How a push sent by /control/push and not answered 200 is retried: {} is Huawei's
+    schedule, again after `first` (30) seconds `times` (3) times, then every `every` (1800)
+    seconds, while within `for` (86400) seconds of the first attempt; `speed` (1) divides
+    every one of those times (600: the whole day in 144 s). Any of them may be given.
+    {"off": true} stops retrying (the default, unless the setup says "push_retry")."""
+    policy = retry_policy(arg)
     with st.lock:
         st.push_retry = policy
     return {"ok": True, "push_retry": policy}

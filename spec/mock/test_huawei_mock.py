@@ -1340,7 +1340,8 @@ class PushControlTests(HookBase):
         # Retries at about 0.2 s and 0.8 s; the next would be at 1.4 s, past 1.0 s. The margins
         # (0.2 s before the window ends, 0.4 s after) hold on a loaded machine, where each
         # delivery over TLS takes a while and the next retry is timed from its end.
-        self.ctl("POST", "/control/push-retry", {"first": 0.2, "every": 0.6, "for": 1.0})
+        self.ctl("POST", "/control/push-retry", {"first": 0.2, "times": 1, "every": 0.6,
+                                                 "for": 1.0})
         self.rx.reply = lambda raw: (500, b"")
         self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})
         deadline = time.time() + 5
@@ -1353,8 +1354,81 @@ class PushControlTests(HookBase):
         self.ctl("POST", "/control/setup", SETUP)
         time.sleep(0.4)
         self.assertEqual(self.pushes(), [])
-        for bad in ({"first": 0}, {"every": "1"}, {"for": True}, {"x": 1}):
+        for bad in ({"first": 0}, {"every": "1"}, {"for": True}, {"x": 1}, {"speed": 0},
+                    {"speed": -2}, {"times": 1.5}, {"times": -1}, {"times": True},
+                    {"off": 1}):
             self.assertEqual(self.ctl("POST", "/control/push-retry", bad)[0], 400, bad)
+
+    def retries_of(self, first_seq):
+        return [p for p in self.pushes() if p.get("retry_of") == first_seq]
+
+    def wait_for_retries(self, first_seq, n, seconds):
+        deadline = time.time() + seconds
+        while len(self.retries_of(first_seq)) < n and time.time() < deadline:
+            time.sleep(0.05)
+        return self.retries_of(first_seq)
+
+    def test_push_retry_follows_huaweis_schedule_sped_up(self):
+        # Huawei: again after 30 s, three times, then every 30 minutes. 1200 times faster:
+        # 25 ms three times, then every 1.5 s. Each wait runs from the end of the attempt
+        # before; the upper bounds leave a loaded machine a second of slack.
+        cfg = self.new_config()
+        self.rx.reply = lambda raw: (503, b"")
+        status, out = self.ctl("POST", "/control/push-retry", {"speed": 1200})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(out["push_retry"], {"first": 30.0, "times": 3, "every": 1800.0,
+                                             "for": 86400.0, "speed": 1200.0})
+        first = self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})[1]
+        retries = self.wait_for_retries(first["seq"], 5, 10)
+        self.assertEqual([r["attempt"] for r in retries[:5]], [1, 2, 3, 4, 5])
+        attempts = [first] + retries[:5]
+        gaps = [b["time"] - (a["time"] + a["seconds"]) for a, b in zip(attempts, attempts[1:])]
+        for i, gap in enumerate(gaps[:3]):
+            self.assertGreaterEqual(gap, 0.025 - 0.005, gaps)
+            self.assertLess(gap, 1.0, gaps)       # well before 1.5 s: the 30 s retries
+        for gap in gaps[3:]:
+            self.assertGreaterEqual(gap, 1.5 - 0.005, gaps)
+            self.assertLess(gap, 2.5, gaps)
+        self.assertEqual({r["sent_body"] for r in retries}, {first["sent_body"]})
+        self.ctl("POST", "/control/setup", SETUP)    # stops them
+
+    def test_push_retry_drops_the_push_after_the_day(self):
+        # 43200 times faster: the day is 2 s, every 30 minutes is 42 ms.
+        cfg = self.new_config()
+        self.rx.reply = lambda raw: (500, b"")
+        self.ctl("POST", "/control/push-retry", {"speed": 43200})
+        first = self.ctl("POST", "/control/push", {"id": cfg["id"], "event": "meeting.end"})[1]
+        time.sleep(2.0)
+        count = len(self.wait_for_retries(first["seq"], 10 ** 6, 1.0))   # past the day
+        time.sleep(0.5)
+        retries = self.retries_of(first["seq"])
+        self.assertEqual(len(retries), count, "a retry after the day")
+        self.assertGreaterEqual(count, 4)    # 3 quick ones and at least one of the others
+        self.assertLessEqual(count, 3 + 48)
+        # Timers may start late on a loaded machine; none is scheduled past the day.
+        self.assertLessEqual(max(r["time"] for r in retries) - first["time"], 2.0 + 0.5)
+
+    def test_push_retry_from_the_setup(self):
+        cfg_of = lambda: self.new_config()
+        for setting in (True, {"speed": 1200, "times": 1}):
+            with self.subTest(setting=setting):
+                self.assertEqual(self.ctl("POST", "/control/setup",
+                                          dict(SETUP, push_retry=setting))[0], 200)
+                self.token = self.login()
+                cfg = cfg_of()
+                self.rx.reply = lambda raw: (500, b"")
+                first = self.ctl("POST", "/control/push", {"id": cfg["id"],
+                                                          "event": "meeting.end"})[1]
+                if setting is True:     # Huawei's own schedule: nothing before 30 s
+                    time.sleep(0.3)
+                    self.assertEqual(self.retries_of(first["seq"]), [])
+                else:
+                    self.assertEqual(len(self.wait_for_retries(first["seq"], 1, 5)), 1)
+        for bad in ({"speed": 0}, "yes", 1, {"x": 1}):
+            with self.subTest(bad=bad):
+                self.assertEqual(self.ctl("POST", "/control/setup",
+                                          dict(SETUP, push_retry=bad))[0], 400)
+        self.ctl("POST", "/control/setup", SETUP)
 
     def test_sign_push_does_not_send(self):
         cfg = self.new_config(subscriberId="other-sub", subscriberKey="k")

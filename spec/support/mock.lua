@@ -107,7 +107,8 @@ function mock.sign_push(args)
 end
 
 -- Makes the mock retry a push sent by mock.push that was not answered 200, as Huawei does
--- (after 30 s, then every 30 min, for 24 h): { first =, every =, ["for"] = } in seconds, each
+-- (after 30 s, three times, then every 30 min, for 24 h): { speed = N } runs that schedule N
+-- times faster; { first =, times =, every =, ["for"] = } (seconds) change its parts, each
 -- defaulting to Huawei's; { off = true } stops retrying (the default; mock.setup resets it).
 -- Each retry sends the same body and is recorded in mock.pushes() with kind "retry",
 -- retry_of (the first push's seq) and attempt.
