@@ -189,7 +189,8 @@ def _check_keys(obj, allowed, what):
 
 
 def parse_setup(cfg):
-    """Validate a setup document; return (apps, valid_period, webhook_ids, max_tokens)."""
+    """Validate a setup document; return (apps, valid_period, webhook_ids, max_tokens,
+    push_retry policy or None)."""
     _check_keys(cfg, ("apps", "token_valid_period", "webhook_ids", "max_tokens_per_user",
                       "push_retry"), "setup")
     apps = {}
@@ -777,6 +778,7 @@ class ApiHandler(QuietHandler):
         m = AUTH_RE.fullmatch(auth[0]) if len(auth) == 1 else None
         if m is None:
             raise ApiError(401, "USG.000000009", "Authorization header missing or malformed")
+        # Either hex case: the docs and the Java SDK use lowercase, the Python SDK uppercase.
         signature, access = m.group(1).lower(), m.group(2)
         try:
             access_id = base64.b64decode(access, validate=True)
