@@ -7,7 +7,8 @@
 --                                              -- or a list (a rotation): { new_key, old_key }
 --       on_event = function(push, body, event_id) ... end, -- required: true once stored
 --       max_age = 90000,                       -- optional, seconds; default 25 h
---       seen = ngx.shared.mmc_seen,            -- optional: add/set (and get/delete) as ngx.shared.DICT
+--       seen = ngx.shared.mmc_seen,            -- optional: add/set (and get/delete/release)
+--                                              -- as ngx.shared.DICT; default memory_seen()
 --       log = function(level, message) end,    -- optional: default ngx.log, else io.stderr
 --   }
 --   local status, body = r:handle(raw_body)   -- any Lua: no I/O but `seen`, `on_event`, `log`
@@ -36,7 +37,7 @@ local mmc = require "mmc"
 local receiver = {}
 
 receiver.DEFAULT_MAX_AGE = 25 * 3600 -- Huawei retries for 24 h; one more hour for late clocks
-receiver.DEFAULT_IN_FLIGHT = 20 -- seconds a push stays claimed while on_event runs
+receiver.DEFAULT_IN_FLIGHT = 20 -- seconds an event stays claimed while on_event runs (< 30 s, Huawei's first retry)
 receiver.DEFAULT_SEEN_ENTRIES = 100000
 -- Huawei retries a push for 24 h after the first attempt: a handled event stays marked at
 -- least that long, and an hour more, whatever max_age is (a retry signed afresh is recent).
@@ -80,6 +81,7 @@ local function random_token()
     return string.format("%s-%s-%d-%d", tostring(fresh_now()), tostring({}):match("0x%x+") or "",
         token_count, math.random(0, 0x7fffffff))
 end
+
 ---------------------------------------------------------------------------- the default `seen`
 
 local Memory = {}
