@@ -65,15 +65,19 @@ local function fresh_now()
     return now()
 end
 
--- A claim's token: 16 random bytes as hex, from /dev/urandom, read afresh every time (a
--- buffered handle would hand forked nginx workers the same bytes). Without /dev/urandom, the
--- time, the address of a new table, a counter and math.random: unique enough for the few
--- deliveries of one event that can overlap.
+-- A claim's token: 16 random bytes as hex, from /dev/urandom, opened for each token (no
+-- descriptor is kept, for a child process to inherit) and unbuffered (16 bytes read, not a
+-- buffer's worth). Without /dev/urandom: the time, the address of a new table, a counter and
+-- math.random, unique enough for the few deliveries of one event that can overlap.
 local token_count = 0
 local function random_token()
     local file = io.open("/dev/urandom", "rb")
-    local bytes = file and file:read(16)
-    if file then file:close() end
+    local bytes
+    if file then
+        file:setvbuf("no")
+        bytes = file:read(16)
+        file:close()
+    end
     if bytes and #bytes == 16 then
         return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
     end
