@@ -368,6 +368,38 @@ describe("mmc.receiver", function()
             end
         end)
 
+        it("without get or release, deletes a failed claim only while it has time left (nginx's clock)", function()
+            local t = 1000
+            local real_ngx = rawget(_G, "ngx")
+            rawset(_G, "ngx", { now = function() return t end, update_time = function() end })
+            local ok, err = pcall(function()
+                local dict = receiver.memory_seen { clock = function() return t end }
+                local store = {} -- as a store with no get (nor release)
+                for _, method in ipairs { "add", "set", "delete" } do
+                    store[method] = function(_, ...) return dict[method](dict, ...) end
+                end
+                local body = started("m-no-get")
+                local key = "mmc:event:" .. mmc.push_event_id(body)
+                local slow = true
+                local m = make { seen = store, in_flight = 5, answer = function()
+                    if slow then
+                        t = t + 6 -- longer than in_flight: the claim ran out...
+                        assert(dict:add(key, "in-flight another delivery's", 5)) -- ...and was taken
+                    end
+                    return false
+                end }
+                assert.are.same({ 500, "" }, { m.r:handle(body) })
+                assert.are.equal("in-flight another delivery's", dict:get(key)) -- left alone
+                -- a handler that fails at once releases its claim, so the retry is handled
+                dict:delete(key)
+                slow = false
+                assert.are.same({ 500, "" }, { m.r:handle(body) })
+                assert.is_nil(dict:get(key))
+            end)
+            rawset(_G, "ngx", real_ngx)
+            assert(ok, err)
+        end)
+
         it("answers 500 and hands nothing on when the store fails", function()
             for what, broken in pairs {
                 raises = { add = function() error("connection refused") end, set = function() end },
