@@ -968,8 +968,9 @@ static mmc_push_key *check_push_keys(lua_State *L, int arg, size_t *count) {
     }
     if (lua_type(L, arg) != LUA_TTABLE)
         luaL_argerror(L, arg,
-                      lua_pushfstring(L, "subscriber_key must be a string or a list of strings, "
-                                         "got %s",
+                      lua_pushfstring(L,
+                                      "subscriber_key must be a string or a list of strings, "
+                                      "got %s",
                                       luaL_typename(L, arg)));
     size_t n = 0;
     for (;;) {
@@ -979,11 +980,11 @@ static mmc_push_key *check_push_keys(lua_State *L, int arg, size_t *count) {
         if (lua_type(L, -1) == LUA_TSTRING)
             lua_tolstring(L, -1, &key_length);
         if (!absent && key_length == 0)
-            luaL_argerror(L, arg,
-                          lua_pushfstring(L, "subscriber_key[%d] must be a non-empty string, got %s",
-                                          (int)n + 1,
-                                          lua_type(L, -1) == LUA_TSTRING ? "an empty string"
-                                                                         : luaL_typename(L, -1)));
+            luaL_argerror(
+                L, arg,
+                lua_pushfstring(
+                    L, "subscriber_key[%d] must be a non-empty string, got %s", (int)n + 1,
+                    lua_type(L, -1) == LUA_TSTRING ? "an empty string" : luaL_typename(L, -1)));
         lua_pop(L, 1);
         if (absent)
             break;

@@ -210,12 +210,11 @@ int mmc_push_verify(const char *body, size_t length, const mmc_push_key *keys, s
         return -1;
     }
     if (key_index < 0) {
-        mmc_buffer_append_string(reason,
-                                 key_count > 1
-                                     ? "wrong signature: the push was not signed with any of these "
-                                       "subscriber keys, or was changed on the way"
-                                     : "wrong signature: the push was not signed with this "
-                                       "subscriber key, or was changed on the way");
+        mmc_buffer_append_string(
+            reason, key_count > 1 ? "wrong signature: the push was not signed with any of these "
+                                    "subscriber keys, or was changed on the way"
+                                  : "wrong signature: the push was not signed with this "
+                                    "subscriber key, or was changed on the way");
         return -1;
     }
 

@@ -30,8 +30,8 @@ static const char printed_push[] = "{\n"
 /* hex(SHA-256("1988692299\n" .. the compact eventInfo)), by Python's hashlib. */
 #define EVENT_ID "ad3d32157f7efd2a51a838e103dd096b9fdcb73a3fb08af92d5babd508ea673d"
 
-static int verify_with(const char *body, const mmc_push_key *keys, size_t key_count,
-                       double max_age, long long now_ms, mmc_buffer *reason) {
+static int verify_with(const char *body, const mmc_push_key *keys, size_t key_count, double max_age,
+                       long long now_ms, mmc_buffer *reason) {
     mmc_buffer_clear(reason);
     return mmc_push_verify(body, strlen(body), keys, key_count, max_age, now_ms, reason);
 }
@@ -59,8 +59,8 @@ static void accepts_the_documented_push(void) {
     /* within a day of when it was signed, and not a year later */
     mmc_push_key key[1] = {{KEY, 6}};
     CHECK(verify_with(printed_push, key, 1, 86400, 1629183619116LL + 3600000, &reason) == 0);
-    CHECK(verify_with(printed_push, key, 1, 86400, 1629183619116LL + 365LL * 86400000,
-                      &reason) == -1);
+    CHECK(verify_with(printed_push, key, 1, 86400, 1629183619116LL + 365LL * 86400000, &reason) ==
+          -1);
     mmc_buffer_free(&reason);
 }
 
