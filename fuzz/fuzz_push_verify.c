@@ -15,6 +15,7 @@
  *    changed;
  *  - the same push signed over eventInfo without the whitespace between its tokens (as Huawei
  *    signs) but sent as it stands must be accepted too;
+ *  - an accepted push has an event id (mmc_push_event_id) of 64 lowercase hex digits;
  *  - mmc_push_verify_reply succeeds exactly for valid UTF-8, and its JSON reads back to
  *    event "meeting.verify" and the same nonce.
  * Links: src/push.c src/json_scan.c src/json_write.c src/crypto.c src/buffer.c -lcrypto
@@ -36,10 +37,20 @@
 static int verify(const char *body, size_t length, const char *key, size_t key_length,
                   double max_age, long long now_ms, mmc_buffer *reason) {
     mmc_buffer_clear(reason);
-    int status = mmc_push_verify(body, length, key, key_length, max_age, now_ms, reason);
+    mmc_push_key keys[1] = {{key, key_length}};
+    int status = mmc_push_verify(body, length, keys, 1, max_age, now_ms, reason);
     FUZZ_CHECK(status == 0 || status == -1, "status %d", status);
     FUZZ_CHECK((status == 0) == (reason->length == 0), "status %d with reason '%s'", status,
                mmc_buffer_text(reason));
+    if (status == 0) {
+        char id[MMC_SHA256_HEX_LENGTH + 1];
+        mmc_buffer id_reason;
+        mmc_buffer_init(&id_reason);
+        FUZZ_CHECK(mmc_push_event_id(body, length, id, &id_reason) == 0, "no event id: %s",
+                   mmc_buffer_text(&id_reason));
+        FUZZ_CHECK(strlen(id) == 64 && strspn(id, "0123456789abcdef") == 64, "event id '%s'", id);
+        mmc_buffer_free(&id_reason);
+    }
     return status;
 }
 

@@ -200,6 +200,68 @@ describe("mmc.verify_push", function()
         assert.are.equal("the push's 'timestamp' is not Unix milliseconds (13 digits)", err)
     end)
 
+    describe("during a key rotation (a list of keys, the current one first)", function()
+        it("verifies a push signed with any of them", function()
+            local old = signer.push { key = "old-key", nonce = "n-old" }
+            local new = signer.push { key = "new-key", nonce = "n-new" }
+            local keys = { "new-key", "old-key" }
+            assert.are.equal("n-new", mmc.verify_push(new, keys).nonce)
+            assert.are.equal("n-old", mmc.verify_push(old, keys, 300).nonce)
+            assert.are.equal("n-old", mmc.verify_push(old, { "old-key" }).nonce)
+            -- a key dropped from the list no longer verifies
+            assert.are.same({ nil, "wrong signature: the push was not signed with this subscriber key, or was changed on the way" },
+                { mmc.verify_push(old, { "new-key" }) })
+            assert.are.same({ nil, "wrong signature: the push was not signed with any of these subscriber keys, or was changed on the way" },
+                { mmc.verify_push(old, { "new-key", "newer-key" }) })
+            -- a list stops at its first hole
+            assert.is_nil(mmc.verify_push(old, { "new-key", nil, "old-key" }))
+        end)
+    end)
+
+    describe("mmc.push_event_id", function()
+        -- hex(SHA-256(appID .. "\n" .. eventInfo without whitespace between tokens)), by Python
+        local function python_event_id(app_id, compact_event_info)
+            local pipe = assert(io.popen("python3 -c 'import hashlib, sys; "
+                .. "print(hashlib.sha256((sys.argv[1] + chr(10) + sys.argv[2]).encode()).hexdigest())' '"
+                .. app_id .. "' '" .. compact_event_info .. "'"))
+            local hex = pipe:read("*l")
+            pipe:close()
+            return hex
+        end
+
+        it("is the SHA-256 of the appID and the compact eventInfo, whitespace or not", function()
+            local expected = python_event_id("1988692299", '{"event":"meeting.verify","timestamp":1629183619116}')
+            assert.are.equal(64, #expected)
+            assert.are.equal(expected, mmc.push_event_id(VECTOR_COMPACT))
+            assert.are.equal(expected, mmc.push_event_id(VECTOR_PRINTED))
+        end)
+
+        it("stays the same when the event is sent again signed afresh (new timestamp, nonce, signature)", function()
+            local info = '{"event":"meeting.started","timestamp":1700000000000,"payload":{"meetingInfo":{"meetingID":"981"}}}'
+            local first = signer.push { key = KEY, app_id = "sub-1", timestamp = now_ms(), nonce = "first", event_info = info }
+            local retry = signer.push { key = KEY, app_id = "sub-1", timestamp = now_ms() + 30000, nonce = "retry",
+                                        event_info = (info:gsub(",", ", ")) }
+            assert.is_table(mmc.verify_push(first, KEY))
+            assert.is_table(mmc.verify_push(retry, KEY))
+            assert.are.equal(python_event_id("sub-1", info), mmc.push_event_id(first))
+            assert.are.equal(mmc.push_event_id(first), mmc.push_event_id(retry))
+            -- another event, or the same one for another subscriber, has another id
+            local other = signer.push { key = KEY, app_id = "sub-1", nonce = "first",
+                                        event_info = (info:gsub('"981"', '"982"')) }
+            local elsewhere = signer.push { key = KEY, app_id = "sub-2", nonce = "first", event_info = info }
+            assert.are_not.equal(mmc.push_event_id(first), mmc.push_event_id(other))
+            assert.are_not.equal(mmc.push_event_id(first), mmc.push_event_id(elsewhere))
+        end)
+
+        it("answers nil and the reason for what is not a push, and raises for a body that is no string", function()
+            assert.are.same({ nil, "the push is not a JSON object (another JSON value)" }, { mmc.push_event_id("[]") })
+            assert.are.same({ nil, "the push has no string 'appID' and object 'eventInfo'" },
+                { mmc.push_event_id('{"appID":"a","eventInfo":[]}') })
+            assert.has_error(function() mmc.push_event_id(nil) end,
+                "bad argument #1 to 'push_event_id' (body must be a string, got nil)")
+        end)
+    end)
+
     describe("with a maximum age", function()
         it("accepts a recent push and rejects an old one, or one from the future", function()
             assert.is_table(mmc.verify_push(signer.push { key = KEY, timestamp = now_ms() - 5000 }, KEY, 60))
@@ -226,9 +288,21 @@ describe("mmc.verify_push", function()
         assert.has_error(function() mmc.verify_push(42, KEY) end,
             "bad argument #1 to 'verify_push' (body must be a string, got number)")
         assert.has_error(function() mmc.verify_push(body) end,
-            "bad argument #2 to 'verify_push' (subscriber_key must be a string, got no value)")
+            "bad argument #2 to 'verify_push' (subscriber_key must be a string or a list of strings, got no value)")
+        assert.has_error(function() mmc.verify_push(body, 42) end,
+            "bad argument #2 to 'verify_push' (subscriber_key must be a string or a list of strings, got number)")
         assert.has_error(function() mmc.verify_push(body, "") end,
             "bad argument #2 to 'verify_push' (subscriber_key must not be empty)")
+        assert.has_error(function() mmc.verify_push(body, {}) end,
+            "bad argument #2 to 'verify_push' (subscriber_key is an empty list)")
+        assert.has_error(function() mmc.verify_push(body, { current = KEY }) end,
+            "bad argument #2 to 'verify_push' (subscriber_key is an empty list)")
+        assert.has_error(function() mmc.verify_push(body, { KEY, 42 }) end,
+            "bad argument #2 to 'verify_push' (subscriber_key[2] must be a non-empty string, got number)")
+        assert.has_error(function() mmc.verify_push(body, { KEY, "" }) end,
+            "bad argument #2 to 'verify_push' (subscriber_key[2] must be a non-empty string, got an empty string)")
+        assert.has_error(function() mmc.verify_push(body, { {} }) end,
+            "bad argument #2 to 'verify_push' (subscriber_key[1] must be a non-empty string, got table)")
         for _, bad in ipairs { -1, 0, 0 / 0, "60", {} } do
             assert.has_error(function() mmc.verify_push(body, KEY, bad) end,
                 "bad argument #3 to 'verify_push' (max_age_seconds must be a number of seconds above 0)")

@@ -1,6 +1,8 @@
--- mmc.receiver: every push is checked, handed to on_event at most once per signature, and
--- acknowledged (200) only once on_event has stored it; mmc.redis_seen shares "seen" between
--- receivers through a real Redis. Pushes are signed by Python's hmac (spec/support/push_signer).
+-- mmc.receiver: every push is checked, its event handed to on_event at most once (however
+-- often it is sent, and whether or not each copy is signed afresh), and acknowledged (200)
+-- only once on_event has stored it; a failed on_event releases only its own claim;
+-- mmc.redis_seen shares "seen" between receivers through a real Redis. Pushes are signed by
+-- Python's hmac (spec/support/push_signer).
 local mmc = require "mmc"
 local signer = require "push_signer"
 local receiver = require "mmc.receiver"
@@ -18,8 +20,8 @@ local function make(options)
     local answer = options.answer
     options.answer = nil
     options.subscriber_key = options.subscriber_key or KEY
-    options.on_event = options.on_event or function(push, body)
-        made.handed[#made.handed + 1] = { push = push, body = body }
+    options.on_event = options.on_event or function(push, body, event_id)
+        made.handed[#made.handed + 1] = { push = push, body = body, event_id = event_id }
         if answer then return answer(push) end
         return true
     end
@@ -29,10 +31,45 @@ local function make(options)
     return made
 end
 
-local function started(meeting, timestamp)
-    return signer.push { key = KEY, timestamp = timestamp or now_ms(), nonce = "n-" .. meeting,
+local function started(meeting, timestamp, nonce)
+    return signer.push { key = KEY, timestamp = timestamp or now_ms(), nonce = nonce or ("n-" .. meeting),
         event_info = '{"event":"meeting.started","timestamp":1,"payload":{"meetingInfo":{"meetingID":"'
             .. meeting .. '"}}}' }
+end
+
+-- Whether a coroutine can yield from inside on_event (which the receiver calls through
+-- pcall): in Lua 5.2 and later and in LuaJIT (OpenResty's light threads do), not in Lua 5.1.
+local function can_yield_across_pcall()
+    local co = coroutine.create(function() return pcall(coroutine.yield, "yielded") end)
+    local _, value = coroutine.resume(co)
+    return value == "yielded"
+end
+
+-- Two deliveries of one event that overlap: handler 1 runs longer than in_flight (`expire()`
+-- lets the claim run out), delivery 2 claims the event meanwhile, then handler 1 fails.
+-- Delivery 2's claim must survive: a third delivery is answered 503 while handler 2 runs, and
+-- the event is stored once. `bodies` are the three deliveries' bodies.
+local function overlapping_deliveries(seen, expire, bodies, in_flight)
+    local stored, started_handlers = {}, 0
+    local r = receiver.new { subscriber_key = KEY, seen = seen, in_flight = in_flight or 5, log = function() end,
+        on_event = function()
+            started_handlers = started_handlers + 1
+            local me = started_handlers
+            coroutine.yield(me) -- the handler takes its time; the spec goes on meanwhile
+            if me == 1 then return nil, "database timed out" end
+            stored[#stored + 1] = me
+            return true
+        end }
+    local first = coroutine.wrap(function() return r:handle(bodies[1]) end)
+    assert.are.equal(1, first()) -- delivery 1 claimed the event; handler 1 runs
+    expire()
+    local second = coroutine.wrap(function() return r:handle(bodies[2]) end)
+    assert.are.equal(2, second()) -- delivery 2 claimed it; handler 2 runs
+    assert.are.same({ 500, "" }, { first() }) -- handler 1 fails
+    assert.are.same({ 503, "" }, { r:handle(bodies[3]) }) -- delivery 2's claim is still there
+    assert.are.same({ 200, "" }, { second() })
+    assert.are.same({ 200, "" }, { r:handle(bodies[3]) }) -- now a duplicate
+    assert.are.same({ 2 }, stored)
 end
 
 describe("mmc.receiver", function()
@@ -59,7 +96,7 @@ describe("mmc.receiver", function()
         assert.matches("seen before, not handled again: meeting.started", m.log())
     end)
 
-    it("tells pushes apart by signature, not by nonce", function()
+    it("tells events apart by what they carry, not by nonce", function()
         local m = make()
         -- two different events that happen to carry the same nonce are both handled
         local a = signer.push { key = KEY, nonce = "same", event_info = '{"event":"meeting.join","timestamp":1}' }
@@ -67,6 +104,44 @@ describe("mmc.receiver", function()
         assert.are.equal(200, (m.r:handle(a)))
         assert.are.equal(200, (m.r:handle(b)))
         assert.are.equal(2, #m.handed)
+    end)
+
+    it("hands an event on once when the sender signs each retry afresh (new timestamp, nonce, signature)", function()
+        local m = make()
+        local first = started("m-resigned", now_ms() - 90 * 1000, "attempt-1")
+        local retry = started("m-resigned", now_ms(), "attempt-2")
+        local later = started("m-resigned", now_ms() + 1000, "attempt-3"):gsub(",", ", ") -- and re-formatted
+        assert.are_not.equal(first:match('"signature":"(%x+)"'), retry:match('"signature":"(%x+)"'))
+        for _, body in ipairs { first, retry, later } do
+            assert.are.same({ 200, "" }, { m.r:handle(body) })
+        end
+        assert.are.equal(1, #m.handed)
+        assert.are.equal(first, m.handed[1].body)
+        assert.are.equal(mmc.push_event_id(first), m.handed[1].event_id) -- on_event's third argument
+        assert.matches("seen before, not handled again: meeting.started %(nonce attempt%-2%)", m.log())
+        -- another event, signed with the same nonce as the first, is handed on
+        assert.are.equal(200, (m.r:handle(started("m-other", now_ms(), "attempt-1"))))
+        assert.are.equal(2, #m.handed)
+    end)
+
+    it("verifies with every key of a subscriber_key list (a key rotation), and no other", function()
+        local m = make { subscriber_key = { "new-key", KEY } }
+        local old = started("m-old") -- signed with KEY, the old key
+        local new = signer.push { key = "new-key", nonce = "n-new",
+            event_info = '{"event":"meeting.started","timestamp":2,"payload":{}}' }
+        assert.are.same({ 200, "" }, { m.r:handle(old) })
+        assert.are.same({ 200, "" }, { m.r:handle(new) })
+        assert.are.equal(2, #m.handed)
+        assert.are.same({ 401, "" }, { m.r:handle(signer.push { key = "another-key" }) })
+        assert.matches("refused: wrong signature: the push was not signed with any of these subscriber keys", m.log())
+        -- the old key dropped: its pushes are refused
+        local dropped = make { subscriber_key = { "new-key" } }
+        assert.are.same({ 401, "" }, { dropped.r:handle(started("m-old-2")) })
+        -- the list is copied: changing it afterwards changes nothing
+        local keys = { "new-key", KEY }
+        local copied = make { subscriber_key = keys }
+        keys[2] = nil
+        assert.are.same({ 200, "" }, { copied.r:handle(started("m-old-3")) })
     end)
 
     it("refuses a re-framed push (a timestamp digit moved into the nonce, same signature)", function()
@@ -208,7 +283,7 @@ describe("mmc.receiver", function()
     end)
 
     describe("with its seen store", function()
-        it("claims a push for in_flight seconds, then marks it for max_age from its timestamp", function()
+        it("claims an event for in_flight seconds with a value of its own, then marks it for max_age from its timestamp", function()
             local calls = {}
             local seen = receiver.memory_seen()
             local recording = setmetatable({}, { __index = function(_, method)
@@ -217,14 +292,112 @@ describe("mmc.receiver", function()
                     return seen[method](seen, key, value, ttl)
                 end
             end })
-            local m = make { seen = recording, max_age = 600, in_flight = 7 }
+            local m = make { seen = recording, max_age = 26 * 3600, in_flight = 7 }
             local body = started("m8", now_ms() + 100 * 1000) -- signed 100 s ahead of this clock
             assert.are.equal(200, (m.r:handle(body)))
-            local signature = body:match('"signature":"(%x+)"')
-            assert.are.same({ "add", "mmc:push:" .. signature, "in-flight", 7 }, calls[1])
-            assert.are.same({ "set", "mmc:push:" .. signature, "handled" }, { calls[2][1], calls[2][2], calls[2][3] })
-            -- as long as the push could still verify (600 s after its timestamp), plus a minute
-            assert.is_true(calls[2][4] >= 600 + 99 + 60 and calls[2][4] <= 600 + 101 + 61, tostring(calls[2][4]))
+            local key = "mmc:event:" .. mmc.push_event_id(body)
+            assert.are.same({ "add", key, 7 }, { calls[1][1], calls[1][2], calls[1][4] })
+            assert.matches("^in%-flight %x+$", calls[1][3])
+            assert.are.same({ "set", key, "handled" }, { calls[2][1], calls[2][2], calls[2][3] })
+            -- as long as the push could still verify (26 h after its timestamp), plus a minute
+            local window = 26 * 3600
+            assert.is_true(calls[2][4] >= window + 99 + 60 and calls[2][4] <= window + 101 + 61, tostring(calls[2][4]))
+            -- each delivery claims with a value of its own
+            m.r:handle(started("m8b"))
+            assert.matches("^in%-flight %x+$", calls[3][3])
+            assert.are_not.equal(calls[1][3], calls[3][3])
+        end)
+
+        it("keeps a handled event marked for at least 25 hours, whatever max_age (Huawei retries for 24 h)", function()
+            local ttls, t = {}, 1000
+            local seen = receiver.memory_seen { clock = function() return t end }
+            local m = make { max_age = 300, seen = {
+                add = function(_, ...) return seen:add(...) end,
+                get = function(_, ...) return seen:get(...) end,
+                set = function(_, key, value, ttl) ttls[#ttls + 1] = ttl return seen:set(key, value, ttl) end,
+            } }
+            assert.are.equal(200, (m.r:handle(started("m-short"))))
+            assert.is_true(ttls[1] >= 25 * 3600 + 60, tostring(ttls[1]))
+            -- Huawei's last retries come 24 hours on, signed afresh (a recent timestamp, which
+            -- a max_age of 300 s lets in): still a duplicate
+            t = t + 24 * 3600 + 30 * 60
+            assert.are.same({ 200, "" }, { m.r:handle(started("m-short", now_ms(), "a-day-later")) })
+            assert.are.equal(1, #m.handed)
+            assert.matches("seen before, not handled again", m.log())
+        end)
+
+        describe("never releases another delivery's claim: handler 1 outlives in_flight, delivery 2 claims, handler 1 fails", function()
+            if can_yield_across_pcall() then
+                it("with memory_seen (a compare-and-delete of its own)", function()
+                    local t = 1000
+                    local seen = receiver.memory_seen { clock = function() return t end }
+                    local body = started("m-overlap")
+                    overlapping_deliveries(seen, function() t = t + 6 end, { body, body, body })
+                end)
+
+                it("with a store that has only add, set, get and delete (as ngx.shared.DICT)", function()
+                    local t = 1000
+                    local dict = receiver.memory_seen { clock = function() return t end }
+                    local plain = {}
+                    for _, method in ipairs { "add", "set", "get", "delete" } do
+                        plain[method] = function(_, ...) return dict[method](dict, ...) end
+                    end
+                    local body = started("m-overlap-dict")
+                    overlapping_deliveries(plain, function() t = t + 6 end, { body, body, body })
+                end)
+
+                it("when each delivery is signed afresh", function()
+                    local t = 1000
+                    local seen = receiver.memory_seen { clock = function() return t end }
+                    overlapping_deliveries(seen, function() t = t + 6 end,
+                        { started("m-overlap-2", nil, "a-1"), started("m-overlap-2", nil, "a-2"), started("m-overlap-2", nil, "a-3") })
+                end)
+            else
+                -- Lua 5.1: on_event cannot yield, so two deliveries never overlap in one
+                -- process; the rule is checked on the store itself.
+                it("(Lua 5.1: memory_seen's compare-and-delete releases only the value given)", function()
+                    assert.are.equal("Lua 5.1", _VERSION)
+                    assert.is_nil(rawget(_G, "jit"))
+                    local seen = receiver.memory_seen()
+                    assert.is_true(seen:add("k", "in-flight 2", 10))
+                    assert.is_false(seen:release("k", "in-flight 1"))
+                    assert.are.equal("in-flight 2", seen:get("k"))
+                    assert.is_true(seen:release("k", "in-flight 2"))
+                    assert.is_nil(seen:get("k"))
+                end)
+            end
+        end)
+
+        it("without get or release, deletes a failed claim only while it has time left (nginx's clock)", function()
+            local t = 1000
+            local real_ngx = rawget(_G, "ngx")
+            rawset(_G, "ngx", { now = function() return t end, update_time = function() end })
+            local ok, err = pcall(function()
+                local dict = receiver.memory_seen { clock = function() return t end }
+                local store = {} -- as a store with no get (nor release)
+                for _, method in ipairs { "add", "set", "delete" } do
+                    store[method] = function(_, ...) return dict[method](dict, ...) end
+                end
+                local body = started("m-no-get")
+                local key = "mmc:event:" .. mmc.push_event_id(body)
+                local slow = true
+                local m = make { seen = store, in_flight = 5, answer = function()
+                    if slow then
+                        t = t + 6 -- longer than in_flight: the claim ran out...
+                        assert(dict:add(key, "in-flight another delivery's", 5)) -- ...and was taken
+                    end
+                    return false
+                end }
+                assert.are.same({ 500, "" }, { m.r:handle(body) })
+                assert.are.equal("in-flight another delivery's", dict:get(key)) -- left alone
+                -- a handler that fails at once releases its claim, so the retry is handled
+                dict:delete(key)
+                slow = false
+                assert.are.same({ 500, "" }, { m.r:handle(body) })
+                assert.is_nil(dict:get(key))
+            end)
+            rawset(_G, "ngx", real_ngx)
+            assert(ok, err)
         end)
 
         it("answers 500 and hands nothing on when the store fails", function()
@@ -301,8 +474,14 @@ describe("mmc.receiver", function()
         local on_event = function() return true end
         for _, case in ipairs {
             { nil, "bad argument #1 to 'new' (table expected, got nil)" },
-            { { on_event = on_event }, "option 'subscriber_key' must be a non-empty string" },
-            { { subscriber_key = "", on_event = on_event }, "option 'subscriber_key' must be a non-empty string" },
+            { { on_event = on_event }, "option 'subscriber_key' must be a non-empty string or a list of them" },
+            { { subscriber_key = "", on_event = on_event }, "option 'subscriber_key' must be a non-empty string or a list of them" },
+            { { subscriber_key = 42, on_event = on_event }, "option 'subscriber_key' must be a non-empty string or a list of them" },
+            { { subscriber_key = {}, on_event = on_event }, "option 'subscriber_key' must not be an empty list" },
+            { { subscriber_key = { KEY, 42 }, on_event = on_event },
+              "option 'subscriber_key' must be a list of non-empty strings: entry 2 is a number" },
+            { { subscriber_key = { "" }, on_event = on_event },
+              "option 'subscriber_key' must be a list of non-empty strings: entry 1 is empty" },
             { { subscriber_key = KEY }, "option 'on_event' must be a function" },
             { { subscriber_key = KEY, on_event = on_event, max_age = 0 }, "option 'max_age' must be a number of seconds above 0" },
             { { subscriber_key = KEY, on_event = on_event, max_age = "1" }, "option 'max_age' must be a number of seconds above 0" },
@@ -358,7 +537,7 @@ describe("mmc.redis_seen", function()
         assert.are.equal(200, (receivers[1]:handle(body)))
         assert.are.equal(200, (receivers[2]:handle(body)))
         assert.are.equal(1, handed)
-        local key = "spec:mmc:push:" .. body:match('"signature":"(%x+)"')
+        local key = "spec:mmc:event:" .. mmc.push_event_id(body)
         assert.are.equal("handled", connections[1]:get(key))
         local ttl = connections[1]:ttl(key)
         assert.is_true(ttl > 25 * 3600 and ttl <= 25 * 3600 + 61, tostring(ttl))
@@ -395,6 +574,27 @@ describe("mmc.redis_seen", function()
         assert.are.same({ 2 }, handled)
     end)
 
+    it("never lets a failed handler release another delivery's claim (compare-and-delete in Redis)", function()
+        local seen = redis_seen.new(connections[1])
+        -- the store's own rule, in every Lua
+        assert.is_true(seen:add("claim", "in-flight 2", 10))
+        assert.are.same({ false }, { seen:release("claim", "in-flight 1") })
+        assert.are.equal("in-flight 2", connections[2]:get("claim"))
+        assert.are.same({ true }, { seen:release("claim", "in-flight 2") })
+        assert.is_nil(connections[2]:get("claim"))
+        assert.are.same({ false }, { seen:release("claim", "in-flight 2") })
+        if not can_yield_across_pcall() then return end -- Lua 5.1: deliveries cannot overlap in one process
+        -- two deliveries that overlap, the first claim left to expire in Redis (in_flight 1 s)
+        local body = started("r-overlap")
+        local key = "mmc:event:" .. mmc.push_event_id(body)
+        overlapping_deliveries(seen, function()
+            local socket = require "socket"
+            local deadline = socket.gettime() + 10
+            repeat socket.sleep(0.05) until connections[2]:get(key) == nil or socket.gettime() > deadline
+            assert.is_nil(connections[2]:get(key))
+        end, { body, body, body }, 1)
+    end)
+
     it("answers as ngx.shared.DICT does, and never raises when Redis is gone", function()
         local seen = redis_seen.new(connections[1])
         assert.are.same({ true }, { seen:add("k", "v", 10) })
@@ -404,7 +604,7 @@ describe("mmc.redis_seen", function()
         assert.is_true(seen:delete("k"))
         assert.is_nil(seen:get("k"))
         assert.has_error(function() redis_seen.new({}) end,
-            "bad argument #1 to 'new' (a connected Redis client with set, get and del expected)")
+            "bad argument #1 to 'new' (a connected Redis client with set, get, del and eval expected)")
 
         local other = redis_server.start()
         local doomed = redis_seen.new(other:connect())

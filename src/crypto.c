@@ -34,6 +34,17 @@ int mmc_hmac_sha256_hex(const char *key, size_t key_length, const char *message,
     return 0;
 }
 
+int mmc_sha256_hex(const char *message, size_t message_length,
+                   char hex_out[MMC_SHA256_HEX_LENGTH + 1]) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_length = 0;
+    if (EVP_Digest(message, message_length, digest, &digest_length, EVP_sha256(), NULL) != 1 ||
+        digest_length != MMC_SHA256_HEX_LENGTH / 2)
+        return -1;
+    hex_encode(digest, digest_length, hex_out);
+    return 0;
+}
+
 int mmc_base64_encode(const void *bytes, size_t length, char *out, size_t out_size) {
     if (length > INT_MAX / 2 || out_size < 4 * ((length + 2) / 3) + 1)
         return -1;

@@ -17,6 +17,10 @@
 int mmc_hmac_sha256_hex(const char *key, size_t key_length, const char *message,
                         size_t message_length, char hex_out[MMC_SHA256_HEX_LENGTH + 1]);
 
+/* SHA-256(message) as 64 lowercase hex digits plus NUL into `hex_out`. 0 or -1. */
+int mmc_sha256_hex(const char *message, size_t message_length,
+                   char hex_out[MMC_SHA256_HEX_LENGTH + 1]);
+
 /* Standard base64 (with padding) of `length` bytes, NUL-terminated into `out`, which must
  * hold 4 * ceil(length / 3) + 1 bytes. Returns the encoded length, or -1. */
 int mmc_base64_encode(const void *bytes, size_t length, char *out, size_t out_size);

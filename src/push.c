@@ -139,24 +139,50 @@ static int build_signed_text(const mmc_json_field *fields, int compact, mmc_buff
     return left_out < 0 ? -1 : 0;
 }
 
-/* Whether `received` is the signature of the push read as `compact` or not (see
- * build_signed_text): 1 matches, 0 does not, -1 out of memory. */
-static int signature_matches(const mmc_json_field *fields, int compact, const char *key,
-                             size_t key_length, const char *received) {
+/* Whether `received` is the signature of `text` under `key`: 1 matches, 0 does not, -1 out
+ * of memory. */
+static int signature_matches(const mmc_buffer *text, const mmc_push_key *key,
+                             const char *received) {
     char expected[MMC_SHA256_HEX_LENGTH + 1];
-    mmc_buffer text;
-    mmc_buffer_init(&text);
-    int built = build_signed_text(fields, compact, &text) == 0 &&
-                mmc_hmac_sha256_hex(key, key_length, text.data, text.length, expected) == 0;
-    mmc_buffer_free(&text);
-    if (!built)
+    if (mmc_hmac_sha256_hex(key->data, key->length, text->data, text->length, expected) != 0)
         return -1;
     int matches = mmc_constant_time_equal(received, expected, MMC_SHA256_HEX_LENGTH);
     mmc_wipe(expected, sizeof expected);
     return matches ? 1 : 0;
 }
 
-int mmc_push_verify(const char *body, size_t length, const char *key, size_t key_length,
+/* The index of the first key that signed the push (eventInfo as it stands first, then, if it
+ * has any, without the whitespace between its tokens: what Huawei signs, by its documented
+ * example); -1 when none did, -2 when out of memory. */
+static long long find_signing_key(const mmc_json_field *fields, const mmc_push_key *keys,
+                                  size_t key_count, const char *received) {
+    const mmc_json_value *event_info = &fields[EVENT_INFO].value;
+    int has_whitespace =
+        strip_whitespace_between_tokens(event_info->start, event_info->length, NULL) > 0;
+    mmc_buffer as_sent, compact;
+    mmc_buffer_init(&as_sent);
+    mmc_buffer_init(&compact);
+    long long found = -2;
+    if (build_signed_text(fields, 0, &as_sent) != 0 ||
+        (has_whitespace && build_signed_text(fields, 1, &compact) != 0))
+        goto done;
+    found = -1;
+    for (size_t i = 0; i < key_count && found == -1; i++) {
+        int matches = signature_matches(&as_sent, &keys[i], received);
+        if (matches == 0 && has_whitespace)
+            matches = signature_matches(&compact, &keys[i], received);
+        if (matches < 0)
+            found = -2;
+        else if (matches)
+            found = (long long)i;
+    }
+done:
+    mmc_buffer_free(&as_sent);
+    mmc_buffer_free(&compact);
+    return found;
+}
+
+int mmc_push_verify(const char *body, size_t length, const mmc_push_key *keys, size_t key_count,
                     double max_age, long long now_ms, mmc_buffer *reason) {
     mmc_json_field fields[FIELD_COUNT] = {
         {"appID", {MMC_JSON_ABSENT, NULL, 0}},     {"timestamp", {MMC_JSON_ABSENT, NULL, 0}},
@@ -178,20 +204,17 @@ int mmc_push_verify(const char *body, size_t length, const char *key, size_t key
         mmc_buffer_append_string(reason, "the push's signature is not 64 hex digits");
         return -1;
     }
-    /* eventInfo as it stands first; then, if it has any, without the whitespace between its
-     * tokens (what Huawei signs, by its documented example). */
-    int matches = signature_matches(fields, 0, key, key_length, received);
-    const mmc_json_value *event_info = &fields[EVENT_INFO].value;
-    if (matches == 0 &&
-        strip_whitespace_between_tokens(event_info->start, event_info->length, NULL) > 0)
-        matches = signature_matches(fields, 1, key, key_length, received);
-    if (matches < 0) {
+    long long key_index = find_signing_key(fields, keys, key_count, received);
+    if (key_index == -2) {
         mmc_buffer_append_string(reason, "out of memory");
         return -1;
     }
-    if (!matches) {
-        mmc_buffer_append_string(reason, "wrong signature: the push was not signed with this "
-                                         "subscriber key, or was changed on the way");
+    if (key_index < 0) {
+        mmc_buffer_append_string(
+            reason, key_count > 1 ? "wrong signature: the push was not signed with any of these "
+                                    "subscriber keys, or was changed on the way"
+                                  : "wrong signature: the push was not signed with this "
+                                    "subscriber key, or was changed on the way");
         return -1;
     }
 
@@ -211,6 +234,34 @@ int mmc_push_verify(const char *body, size_t length, const char *key, size_t key
         }
     }
     return 0;
+}
+
+int mmc_push_event_id(const char *body, size_t length, char out[MMC_SHA256_HEX_LENGTH + 1],
+                      mmc_buffer *reason) {
+    mmc_json_field fields[2] = {{"appID", {MMC_JSON_ABSENT, NULL, 0}},
+                                {"eventInfo", {MMC_JSON_ABSENT, NULL, 0}}};
+    mmc_json_status status = mmc_json_scan(body, length, fields, 2);
+    if (status != MMC_JSON_OK) {
+        mmc_buffer_append_format(reason, "the push is not a JSON object (%s)",
+                                 status == MMC_JSON_NOT_OBJECT ? "another JSON value"
+                                                               : mmc_json_status_text(status));
+        return -1;
+    }
+    if (!has_type(&fields[0].value, APP_ID) || !has_type(&fields[1].value, EVENT_INFO)) {
+        mmc_buffer_append_string(reason, "the push has no string 'appID' and object 'eventInfo'");
+        return -1;
+    }
+    const mmc_json_value *event_info = &fields[1].value;
+    mmc_buffer text;
+    mmc_buffer_init(&text);
+    int ok = mmc_json_string_value(&fields[0].value, &text) == 0 &&
+             mmc_buffer_append(&text, "\n", 1) == 0 &&
+             strip_whitespace_between_tokens(event_info->start, event_info->length, &text) >= 0 &&
+             mmc_sha256_hex(text.data, text.length, out) == 0;
+    mmc_buffer_free(&text);
+    if (!ok)
+        mmc_buffer_append_string(reason, "out of memory");
+    return ok ? 0 : -1;
 }
 
 int mmc_push_verify_reply(const char *nonce, size_t length, mmc_buffer *out) {

@@ -3,10 +3,12 @@
 --
 --   local receiver = require "mmc.receiver"
 --   local r = receiver.new {
---       subscriber_key = key,                  -- required: the key the subscription was set with
---       on_event = function(push, body) ... end, -- required: true once the event is stored
+--       subscriber_key = key,                  -- required: the key the subscription was set with,
+--                                              -- or a list (a rotation): { new_key, old_key }
+--       on_event = function(push, body, event_id) ... end, -- required: true once stored
 --       max_age = 90000,                       -- optional, seconds; default 25 h
---       seen = ngx.shared.mmc_seen,            -- optional: add/set (and get/delete) as ngx.shared.DICT
+--       seen = ngx.shared.mmc_seen,            -- optional: add/set (and get/delete/release)
+--                                              -- as ngx.shared.DICT; default memory_seen()
 --       log = function(level, message) end,    -- optional: default ngx.log, else io.stderr
 --   }
 --   local status, body = r:handle(raw_body)   -- any Lua: no I/O but `seen`, `on_event`, `log`
@@ -18,32 +20,70 @@
 --        (or further in the future) than max_age...; the reason is logged, never sent
 --   200  meeting.verify: mmc.push_reply's answer (on_event is not called for it)
 --   200  any other event, handed to on_event once, which returned true: marked seen
---   200  a duplicate (same signature, already handled): not handed on again
---   503  the same push is being handled right now (another worker or host): sent again later
+--   200  a duplicate (the same event, already handled): not handed on again
+--   503  the same event is being handled right now (another worker or host): sent again later
 --   500  on_event returned false/nil or raised, or `seen` failed: not marked, sent again later
--- Huawei retries a push that was not answered 200 (after 30 s, then every 30 min, for 24 h),
--- so 500 and 503 lose nothing. Every answer but 200 for meeting.verify has an empty body.
+-- Huawei retries a push that was not answered 200 (after 30 s, three times, then every 30
+-- minutes, for 24 h), so 500 and 503 lose nothing. Every answer but 200 for meeting.verify
+-- has an empty body.
 --
--- Pushes are told apart by their signature (lowercased): it covers appID, timestamp, nonce
--- and eventInfo, and moving digits between those fields (the signed text has no separators)
--- changes what a nonce-based key would see but not the signature.
+-- Pushes are told apart by their event (mmc.push_event_id: the SHA-256 of appID and the
+-- compact eventInfo), not by their envelope: whether Huawei signs a retry afresh (new
+-- timestamp, nonce and signature) is not documented, and senders that follow Standard
+-- Webhooks or Svix do. A claim holds a random token, and a failed on_event releases only a
+-- claim that still holds its own token.
 local mmc = require "mmc"
 
 local receiver = {}
 
 receiver.DEFAULT_MAX_AGE = 25 * 3600 -- Huawei retries for 24 h; one more hour for late clocks
-receiver.DEFAULT_IN_FLIGHT = 20 -- seconds a push stays claimed while on_event runs
+receiver.DEFAULT_IN_FLIGHT = 20 -- seconds an event stays claimed while on_event runs (< 30 s, Huawei's first retry)
 receiver.DEFAULT_SEEN_ENTRIES = 100000
+-- Huawei retries a push for 24 h after the first attempt: a handled event stays marked at
+-- least that long, and an hour more, whatever max_age is (a retry signed afresh is recent).
+receiver.MIN_SEEN_TIME = 25 * 3600
 
 local VERIFY_EVENT = "meeting.verify"
-local KEY_PREFIX = "mmc:push:"
+local KEY_PREFIX = "mmc:event:"
 local IN_FLIGHT, HANDLED = "in-flight", "handled"
 local CLOCK_MARGIN = 60 -- seconds a mark outlives the window, for clocks that differ a little
+-- Without a compare-and-delete (`seen:release`), a claim is released by get and delete: only
+-- while it has more than this many seconds left, so that it cannot expire, and be claimed by
+-- another delivery, between the two calls.
+local RELEASE_MARGIN = 2
 
 local function now()
     local ngx = rawget(_G, "ngx")
     if ngx and ngx.now then return ngx.now() end
     return os.time()
+end
+
+-- The time now, not nginx's time cached at the start of this event loop iteration.
+local function fresh_now()
+    local ngx = rawget(_G, "ngx")
+    if ngx and ngx.update_time then ngx.update_time() end
+    return now()
+end
+
+-- A claim's token: 16 random bytes as hex, from /dev/urandom, opened for each token (no
+-- descriptor is kept, for a child process to inherit) and unbuffered (16 bytes read, not a
+-- buffer's worth). Without /dev/urandom: the time, the address of a new table, a counter and
+-- math.random, unique enough for the few deliveries of one event that can overlap.
+local token_count = 0
+local function random_token()
+    local file = io.open("/dev/urandom", "rb")
+    local bytes
+    if file then
+        file:setvbuf("no")
+        bytes = file:read(16)
+        file:close()
+    end
+    if bytes and #bytes == 16 then
+        return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+    end
+    token_count = token_count + 1
+    return string.format("%s-%s-%d-%d", tostring(fresh_now()), tostring({}):match("0x%x+") or "",
+        token_count, math.random(0, 0x7fffffff))
 end
 
 ---------------------------------------------------------------------------- the default `seen`
@@ -165,6 +205,15 @@ function Memory:delete(key)
     return true
 end
 
+--- Compare-and-delete: deletes the key only if it holds `value`. true when it did, else false.
+function Memory:release(key, value)
+    local entry = self:live(key)
+    if entry == nil or entry.value ~= value then return false end
+    self.entries[key] = nil
+    self.count = self.count - 1
+    return true
+end
+
 ---------------------------------------------------------------------------- logging
 
 local function default_log()
@@ -214,7 +263,20 @@ function receiver.new(options)
         if not KNOWN_OPTIONS[name] then option_error(tostring(name), "is not known") end
     end
     local key = options.subscriber_key
-    if type(key) ~= "string" or key == "" then option_error("subscriber_key", "must be a non-empty string") end
+    if type(key) == "table" then
+        local keys = {}
+        for i = 1, #key do
+            if type(key[i]) ~= "string" or key[i] == "" then
+                option_error("subscriber_key", "must be a list of non-empty strings: entry " .. i .. " is "
+                    .. (type(key[i]) == "string" and "empty" or ("a " .. type(key[i]))))
+            end
+            keys[i] = key[i]
+        end
+        if #keys == 0 then option_error("subscriber_key", "must not be an empty list") end
+        key = keys -- a copy: a later change to the caller's list changes nothing here
+    elseif type(key) ~= "string" or key == "" then
+        option_error("subscriber_key", "must be a non-empty string or a list of them")
+    end
     if type(options.on_event) ~= "function" then option_error("on_event", "must be a function") end
     local max_age = options.max_age or receiver.DEFAULT_MAX_AGE
     if type(max_age) ~= "number" or not (max_age > 0 and max_age <= 1e9) then
@@ -249,10 +311,10 @@ function Receiver:call_seen(method, ...)
     return pcall(fn, self.seen, ...)
 end
 
--- Claims the push for this call: "claimed", "handled" (a duplicate), "in-flight" (being
--- handled elsewhere right now), or "failed" and the error.
-function Receiver:claim(key)
-    local ok, added, err = self:call_seen("add", key, IN_FLIGHT, self.in_flight)
+-- Claims the event for this call with `value` (unique to it): "claimed", "handled" (a
+-- duplicate), "in-flight" (being handled elsewhere right now), or "failed" and the error.
+function Receiver:claim(key, value)
+    local ok, added, err = self:call_seen("add", key, value, self.in_flight)
     if not ok then return "failed", tostring(added) end
     if added then return "claimed" end
     if err ~= nil and err ~= "exists" then return "failed", tostring(err) end
@@ -263,17 +325,41 @@ function Receiver:claim(key)
     return IN_FLIGHT
 end
 
--- How long a handled push stays marked: as long as it could still verify (max_age from its
--- timestamp, which may lie ahead of this clock), and a little more.
+-- Releases this call's claim (`value`, made at `claimed_at`) after a failed on_event, and
+-- only that: a claim that expired meanwhile may be another delivery's now. With the store's
+-- compare-and-delete when it has one; else get, compare and delete while the claim has
+-- more than RELEASE_MARGIN seconds left; else the claim expires by itself.
+function Receiver:release(key, value, claimed_at)
+    if self.seen.release ~= nil then
+        local ok, released, err = self:call_seen("release", key, value)
+        if not ok or (released == nil and err ~= nil) then
+            self:log("warn", "could not release the claim, it expires by itself: " .. tostring(ok and err or released))
+        end
+        return
+    end
+    if self.seen.delete == nil or fresh_now() > claimed_at + self.in_flight - RELEASE_MARGIN then return end
+    if self.seen.get ~= nil then
+        local ok, current = self:call_seen("get", key)
+        if not ok or current ~= value then return end
+    end
+    self:call_seen("delete", key)
+end
+
+-- How long a handled event stays marked: as long as its push could still verify (max_age
+-- from its timestamp, which may lie ahead of this clock), at least as long as Huawei retries
+-- (MIN_SEEN_TIME: a retry signed afresh verifies all that time), and a little more.
 function Receiver:mark_ttl(push)
     local signed_at = tonumber(push.timestamp) or 0
     local ahead = math.max(0, signed_at / 1000 - now())
-    return math.ceil(self.max_age + ahead + CLOCK_MARGIN)
+    return math.ceil(math.max(self.max_age + ahead, receiver.MIN_SEEN_TIME) + CLOCK_MARGIN)
 end
 
 function Receiver:hand_on(push, body)
-    local key = KEY_PREFIX .. push.signature:lower()
-    local state, err = self:claim(key)
+    local event_id = assert(mmc.push_event_id(body)) -- verified, so it has appID and eventInfo
+    local key = KEY_PREFIX .. event_id
+    local value = IN_FLIGHT .. " " .. random_token()
+    local claimed_at = now()
+    local state, err = self:claim(key, value)
     if state == "failed" then
         self:log("error", "event push not handled, answered 500 so that it is sent again: seen store failed: " .. err)
         return 500, ""
@@ -286,13 +372,11 @@ function Receiver:hand_on(push, body)
         return 503, ""
     end
 
-    local ok, result, detail = pcall(self.on_event, push, body)
+    local ok, result, detail = pcall(self.on_event, push, body, event_id)
     if not ok or not result then
         local why = not ok and ("on_event raised: " .. tostring(result))
             or ("on_event returned " .. tostring(result) .. (detail ~= nil and (": " .. tostring(detail)) or ""))
-        if self.seen.delete then
-            self:call_seen("delete", key)
-        end
+        self:release(key, value, claimed_at)
         self:log("error", "event push not handled, answered 500 so that it is sent again: "
             .. describe(push) .. ": " .. why)
         return 500, ""

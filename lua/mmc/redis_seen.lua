@@ -5,11 +5,13 @@
 --   local seen = require("mmc.redis_seen").new(redis.connect("127.0.0.1", 6379))
 --   local r = require("mmc.receiver").new { subscriber_key = ..., on_event = ..., seen = seen }
 --
--- Any connected client whose set, get and del send those Redis commands works: redis-lua
--- (which raises on a broken connection), lua-resty-redis and alike (which return nil and a
--- message). Each method answers as ngx.shared.DICT's does, and never raises: add is SET NX
--- PX, true when this call set the key, false, "exists" when it was there, nil and the error
--- when Redis could not say. The keys hold no secret (a prefix, then the push's signature).
+-- Any connected client whose set, get, del and eval send those Redis commands works:
+-- redis-lua (which raises on a broken connection), lua-resty-redis and alike (which return
+-- nil and a message). Each method answers as ngx.shared.DICT's does, and never raises: add is
+-- SET NX PX, true when this call set the key, false, "exists" when it was there, nil and the
+-- error when Redis could not say. release(key, value) is a compare-and-delete (one EVAL): it
+-- deletes the key only while it holds `value`, so a receiver releases only its own claim.
+-- The keys hold no secret (a prefix, then the event's id).
 local redis_seen = {}
 
 local Seen = {}
@@ -20,11 +22,11 @@ local function is_object(value)
     return kind == "table" or kind == "userdata"
 end
 
---- A `seen` on `redis`, a connected client with set, get and del.
+--- A `seen` on `redis`, a connected client with set, get, del and eval.
 -- options.prefix: put before every key (default "").
 function redis_seen.new(redis, options)
-    if not is_object(redis) or redis.get == nil or redis.set == nil or redis.del == nil then
-        error("bad argument #1 to 'new' (a connected Redis client with set, get and del expected)", 2)
+    if not is_object(redis) or redis.get == nil or redis.set == nil or redis.del == nil or redis.eval == nil then
+        error("bad argument #1 to 'new' (a connected Redis client with set, get, del and eval expected)", 2)
     end
     local prefix = options and options.prefix or ""
     if type(prefix) ~= "string" then
@@ -72,6 +74,19 @@ function Seen:delete(key)
     local answer, err = self:call("del", self.prefix .. key)
     if answer == nil then return nil, err end
     return true
+end
+
+-- Deletes KEYS[1] only while it holds ARGV[1], in one step on the server.
+local RELEASE_SCRIPT = [[
+if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
+return 0]]
+
+--- Compare-and-delete: true when the key held `value` and is deleted, false when it holds
+-- something else (or nothing), nil and the error when Redis could not say.
+function Seen:release(key, value)
+    local answer, err = self:call("eval", RELEASE_SCRIPT, 1, self.prefix .. key, value)
+    if answer == nil then return nil, err end
+    return tonumber(answer) == 1
 end
 
 return redis_seen

@@ -1,5 +1,6 @@
-/* Event pushes: Huawei's documented known answer, compact and as its page prints it, and the
- * shape rules (13-digit timestamp) that keep a re-framed push out. */
+/* Event pushes: Huawei's documented known answer, compact and as its page prints it, the
+ * shape rules (13-digit timestamp) that keep a re-framed push out, a list of keys (a key
+ * rotation) and the event's id, the same whatever envelope the event came in. */
 #include <string.h>
 
 #include "../../src/push.h"
@@ -26,9 +27,24 @@ static const char printed_push[] = "{\n"
                                    "\t}\n"
                                    "}";
 
-static int verify(const char *body, const char *key, mmc_buffer *reason) {
+/* hex(SHA-256("1988692299\n" .. the compact eventInfo)), by Python's hashlib. */
+#define EVENT_ID "ad3d32157f7efd2a51a838e103dd096b9fdcb73a3fb08af92d5babd508ea673d"
+
+static int verify_with(const char *body, const mmc_push_key *keys, size_t key_count, double max_age,
+                       long long now_ms, mmc_buffer *reason) {
     mmc_buffer_clear(reason);
-    return mmc_push_verify(body, strlen(body), key, strlen(key), 0, 0, reason);
+    return mmc_push_verify(body, strlen(body), keys, key_count, max_age, now_ms, reason);
+}
+
+static int verify(const char *body, const char *key, mmc_buffer *reason) {
+    mmc_push_key keys[1] = {{key, strlen(key)}};
+    return verify_with(body, keys, 1, 0, 0, reason);
+}
+
+static int event_id(const char *body, char id[MMC_SHA256_HEX_LENGTH + 1], mmc_buffer *reason) {
+    mmc_buffer_clear(reason);
+    memset(id, 0, MMC_SHA256_HEX_LENGTH + 1);
+    return mmc_push_event_id(body, strlen(body), id, reason);
 }
 
 static void accepts_the_documented_push(void) {
@@ -41,10 +57,10 @@ static void accepts_the_documented_push(void) {
     CHECK(verify(printed_push, "1234567", &reason) == -1);
     CHECK(strncmp(mmc_buffer_text(&reason), "wrong signature", 15) == 0);
     /* within a day of when it was signed, and not a year later */
-    CHECK(mmc_push_verify(printed_push, strlen(printed_push), KEY, 6, 86400,
-                          1629183619116LL + 3600000, &reason) == 0);
-    CHECK(mmc_push_verify(printed_push, strlen(printed_push), KEY, 6, 86400,
-                          1629183619116LL + 365LL * 86400000, &reason) == -1);
+    mmc_push_key key[1] = {{KEY, 6}};
+    CHECK(verify_with(printed_push, key, 1, 86400, 1629183619116LL + 3600000, &reason) == 0);
+    CHECK(verify_with(printed_push, key, 1, 86400, 1629183619116LL + 365LL * 86400000, &reason) ==
+          -1);
     mmc_buffer_free(&reason);
 }
 
@@ -91,8 +107,61 @@ static void refuses_a_reframed_push(void) {
     mmc_buffer_free(&reason);
 }
 
+/* Any key of the list verifies; none: refused. */
+static void takes_a_list_of_keys(void) {
+    mmc_buffer reason;
+    mmc_buffer_init(&reason);
+    mmc_push_key rotated[3] = {{"new-key", 7}, {KEY, 6}, {"older-key", 9}};
+    CHECK(verify_with(printed_push, rotated, 3, 0, 0, &reason) == 0);
+    CHECK(verify_with(compact_push, rotated + 1, 2, 0, 0, &reason) == 0);
+    CHECK(verify_with(compact_push, rotated + 2, 1, 0, 0, &reason) == -1);
+    CHECK_STR(mmc_buffer_text(&reason), "wrong signature: the push was not signed with this "
+                                        "subscriber key, or was changed on the way");
+    mmc_push_key wrong[2] = {{"new-key", 7}, {"older-key", 9}};
+    CHECK(verify_with(compact_push, wrong, 2, 0, 0, &reason) == -1);
+    CHECK_STR(mmc_buffer_text(&reason), "wrong signature: the push was not signed with any of "
+                                        "these subscriber keys, or was changed on the way");
+    mmc_buffer_free(&reason);
+}
+
+/* The event's id does not depend on the envelope: compact or printed, and signed afresh with
+ * another timestamp and nonce, the same event has the same id; another event another id. */
+static void gives_the_event_id(void) {
+    mmc_buffer reason, body, text;
+    mmc_buffer_init(&reason), mmc_buffer_init(&body), mmc_buffer_init(&text);
+    char id[MMC_SHA256_HEX_LENGTH + 1];
+    CHECK(event_id(compact_push, id, &reason) == 0);
+    CHECK_STR(id, EVENT_ID);
+    CHECK(event_id(printed_push, id, &reason) == 0);
+    CHECK_STR(id, EVENT_ID);
+
+    mmc_push_key key[1] = {{KEY, 6}};
+    char signature[MMC_SHA256_HEX_LENGTH + 1];
+    const char *events[2] = {"{\"event\":\"meeting.verify\",\"timestamp\":1629183619116}",
+                             "{\"event\":\"meeting.verify\",\"timestamp\":1629183619117}"};
+    for (int i = 0; i < 2; i++) {
+        mmc_buffer_clear(&text), mmc_buffer_clear(&body);
+        mmc_buffer_append_format(&text, "1988692299%s%s%s", "1764300000000", "retry-2", events[i]);
+        CHECK(mmc_hmac_sha256_hex(KEY, 6, text.data, text.length, signature) == 0);
+        mmc_buffer_append_format(&body,
+                                 "{\"appID\":\"1988692299\",\"timestamp\":1764300000000,"
+                                 "\"nonce\":\"retry-2\",\"signature\":\"%s\",\"eventInfo\":%s}",
+                                 signature, events[i]);
+        CHECK(verify_with(mmc_buffer_text(&body), key, 1, 0, 0, &reason) == 0);
+        CHECK(event_id(mmc_buffer_text(&body), id, &reason) == 0);
+        CHECK((strcmp(id, EVENT_ID) == 0) == (i == 0));
+    }
+    CHECK(event_id("[1]", id, &reason) == -1);
+    CHECK_STR(mmc_buffer_text(&reason), "the push is not a JSON object (another JSON value)");
+    CHECK(event_id("{\"appID\":1,\"eventInfo\":{}}", id, &reason) == -1);
+    CHECK_STR(mmc_buffer_text(&reason), "the push has no string 'appID' and object 'eventInfo'");
+    mmc_buffer_free(&reason), mmc_buffer_free(&body), mmc_buffer_free(&text);
+}
+
 int main(void) {
     accepts_the_documented_push();
+    takes_a_list_of_keys();
+    gives_the_event_id();
     refuses_any_other_change();
     refuses_a_reframed_push();
     return check_report("push");

@@ -238,7 +238,7 @@ describe("the event-push lifecycle, end to end", function()
         for i, entry in ipairs(entries) do
             assert.are.equal(sent[i], entry.body) -- exactly as received: it can be checked again
             assert.is_table(mmc.verify_push(entry.body, SUBSCRIBER_KEY))
-            assert.are.equal("handled", store:get("mmc:seen:mmc:push:" .. entry.signature))
+            assert.are.equal("handled", store:get("mmc:seen:mmc:event:" .. mmc.push_event_id(entry.body)))
         end
 
         assert.are.equal(200, (mock.call(client.set_webhook_status, client, id, mmc.DISABLE)))
@@ -376,7 +376,7 @@ describe("the event-push lifecycle, end to end", function()
             assert.are.equal(200, (post(server, body)))
         end
         assert.are.equal(ROUNDS, #stream())
-        assert.is_nil(store:get("mmc:seen:mmc:push:" .. stream()[1].signature)) -- not in Redis
+        assert.is_nil(store:get("mmc:seen:mmc:event:" .. mmc.push_event_id(stream()[1].body))) -- not in Redis
         assert.are.same({}, server:bad_log_lines(true))
     end)
 
