@@ -12,13 +12,64 @@
 --                            (default 127.0.0.1:6379)
 -- Whatever consumes the events reads the stream "mmc:events" (XREADGROUP), each entry with
 -- the fields event, signature and body (the push exactly as received, signature and all).
+--
+-- Redis is reached with lua-resty-redis, on nginx's cosockets (a slow Redis holds up the
+-- push that waits for it, not the worker): OpenResty's resty.redis, or on Debian the same
+-- library as nginx.redis (package lua-nginx-redis).
 local receiver = require "mmc.receiver"
 local redis_seen = require "mmc.redis_seen"
-local mmc_redis = require "mmc_redis" -- a minimal Redis client on nginx's cosockets
+
+local found, resty_redis = pcall(require, "resty.redis")
+if not found then
+    found, resty_redis = pcall(require, "nginx.redis")
+    if not found then
+        error("the receiver needs lua-resty-redis: resty.redis (OpenResty) or nginx.redis "
+            .. "(Debian: apt-get install lua-nginx-redis): " .. tostring(resty_redis))
+    end
+end
 
 local example = {}
 
 local STREAM = "mmc:events"
+
+local REDIS = {
+    host = os.getenv("MMC_REDIS_HOST") or "127.0.0.1",
+    port = tonumber(os.getenv("MMC_REDIS_PORT") or "6379"),
+    -- Milliseconds for the connect, each send and each read. A Redis that is down or slow
+    -- fails the command within this, the push is answered 500 (Huawei sends it again), and
+    -- the push's later commands are not tried: a push waits for at most one timeout.
+    timeout = 1000,
+    pool_size = 32,          -- idle connections kept per nginx worker
+    idle_timeout = 60000,    -- milliseconds an idle pooled connection is kept
+}
+
+-- What mmc.redis_seen and on_event call: redis:set(...), redis:get(...), redis:del(...),
+-- redis:eval(...), redis:xadd(...), any command by its lowercase name. Each one takes a
+-- connection from the worker's pool (connecting when none is idle), runs the command, and
+-- puts the connection back (set_keepalive), so one object made at start serves every
+-- request: a lua-resty-redis object itself belongs to the request that connected it.
+-- Answers are lua-resty-redis's: the reply (ngx.null for a null one), false and the message
+-- for a Redis error, nil and the message when Redis did not answer.
+local redis = setmetatable({}, { __index = function(self, command)
+    local function run(_, ...)
+        local failed = ngx.ctx.mmc_redis_failed
+        if failed then return nil, failed end
+        local where = "Redis " .. REDIS.host .. ":" .. REDIS.port .. ": "
+        local client = resty_redis:new()
+        client:set_timeout(REDIS.timeout)
+        local answer, err = client:connect(REDIS.host, REDIS.port)
+        if answer then answer, err = client[command](client, ...) end
+        if answer == nil then
+            client:close() -- an answer still on its way must not reach the next command
+            ngx.ctx.mmc_redis_failed = where .. "not tried again in this push, after: " .. tostring(err)
+            return nil, where .. tostring(err)
+        end
+        client:set_keepalive(REDIS.idle_timeout, REDIS.pool_size)
+        return answer, err
+    end
+    rawset(self, command, run)
+    return run
+end })
 
 local the_receiver
 
@@ -36,10 +87,6 @@ local function read_key()
 end
 
 function example.init()
-    local redis = mmc_redis.new {
-        host = os.getenv("MMC_REDIS_HOST") or "127.0.0.1",
-        port = tonumber(os.getenv("MMC_REDIS_PORT") or "6379"),
-    }
     the_receiver = receiver.new {
         subscriber_key = read_key(),
         -- Pushes seen by any receiver host that uses this Redis: one host hands a push on.

@@ -3,7 +3,10 @@
 -- real redis-server), enabling it makes the mock send a signed meeting.verify push that the
 -- receiver must answer with its nonce, then events arrive, are checked and appended to a
 -- Redis stream once; disable, delete, logout. And what the receiver refuses, how a handler
--- failure is handled by the mock's retry, and two nginx instances sharing one Redis.
+-- failure is handled by the mock's retry, and two nginx instances sharing one Redis. How the
+-- example uses Redis (lua-resty-redis: the pool, a Redis that is down or never answers). And
+-- the commands of docs/receiving.md's recipe, run as they stand, from an empty directory to
+-- one stored event.
 --
 -- At the end it prints the counts (pushes sent, handled, refused, duplicates, retries...).
 local mock = require "mock"
@@ -14,8 +17,10 @@ local https = require "ssl.https"
 local ltn12 = require "ltn12"
 local socket = require "socket"
 local files = require "files"
+local docs = require "docs"
 
 local EXAMPLE = "examples/receiver"
+local DOC = "docs/receiving.md"
 local SUBSCRIBER_KEY = "receiver-subscriber-key-4f8a2c"
 local STREAM = "mmc:events"
 
@@ -31,19 +36,20 @@ local redis, store
 
 -- Starts a receiver config (the example's, by default) in a prefix laid out as its header
 -- says, with the key file, the test certificate for 127.0.0.1 and the spec's Redis.
--- `receiver_lua`, when given, replaces the example's mmc_receiver.lua.
-local function start_receiver(conf, receiver_lua)
+-- `receiver_lua`, when given, replaces the example's mmc_receiver.lua. options.redis_port:
+-- another Redis; options.files: { [path in the prefix] = text } added to the prefix.
+local function start_receiver(conf, receiver_lua, options)
+    options = options or {}
     conf = conf or read(EXAMPLE .. "/nginx.conf")
     local listens
     conf, listens = conf:gsub("listen 127%.0%.0%.1:8443 ssl;", "listen 127.0.0.1:@PORT@ ssl;")
     assert.are.equal(1, listens, "the receiver should listen on 127.0.0.1:8443")
     -- a relative key file is found in nginx's prefix
-    local environment = { MMC_SUBSCRIBER_KEY_FILE = "conf/subscriber.key",
-                          MMC_REDIS_HOST = "127.0.0.1", MMC_REDIS_PORT = tostring(redis.port) }
+    local environment = { MMC_SUBSCRIBER_KEY_FILE = "conf/subscriber.key", MMC_REDIS_HOST = "127.0.0.1",
+                          MMC_REDIS_PORT = tostring(options.redis_port or redis.port) }
     local server = nginx.start_conf(conf, environment, function(prefix)
         local links = {
             { nginx.root .. "/" .. EXAMPLE .. "/mmc_receiver.lua", "lua/" },
-            { nginx.root .. "/" .. EXAMPLE .. "/mmc_redis.lua", "lua/" },
             { nginx.root .. "/lua/mmc/receiver.lua", "lua/mmc/" },
             { nginx.root .. "/lua/mmc/redis_seen.lua", "lua/mmc/" },
             { nginx.build_dir .. "/mmc.so", "lib/" },
@@ -62,6 +68,12 @@ local function start_receiver(conf, receiver_lua)
         if receiver_lua then
             local file = assert(io.open(prefix .. "/lua/mmc_receiver.lua", "wb"))
             file:write(receiver_lua)
+            file:close()
+        end
+        for path, text in pairs(options.files or {}) do
+            assert(os.execute("mkdir -p " .. shell_quote((prefix .. "/" .. path):match("^(.*)/"))))
+            local file = assert(io.open(prefix .. "/" .. path, "wb"))
+            file:write(text)
             file:close()
         end
     end)
@@ -160,6 +172,77 @@ local function wait_for(condition, seconds)
         socket.sleep(0.05)
     end
     return true
+end
+
+-- The Redis timeout the example states (milliseconds), in seconds.
+local REDIS_TIMEOUT = tonumber(read(EXAMPLE .. "/mmc_receiver.lua"):match("\n    timeout = (%d+),")) / 1000
+
+-- A stand-in for a Redis that stops answering: it accepts every connection, reads the
+-- commands sent, answers the first `answered` of them (all connections together) with +OK
+-- and then nothing, ever. It writes its port to DIR/port and each command's name to
+-- DIR/commands, and exits when the process that started it (WATCH) is gone.
+local SILENT_REDIS = [[
+import os, socket, sys, threading, time
+answered, directory, watch = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(16)
+server.settimeout(1)
+lock, state = threading.Lock(), {"answered": 0}
+def serve(connection):
+    reader = connection.makefile("rb")
+    try:
+        while True:
+            line = reader.readline()
+            if not line.startswith(b"*"):
+                return
+            args = []
+            for _ in range(int(line[1:])):
+                size = int(reader.readline()[1:])
+                args.append(reader.read(size + 2)[:size])
+            with lock:
+                with open(os.path.join(directory, "commands"), "a") as log:
+                    log.write(args[0].decode().upper() + "\n")
+                answer = state["answered"] < answered
+                state["answered"] += answer
+            if answer:
+                connection.sendall(b"+OK\r\n")
+    except OSError:
+        pass
+with open(os.path.join(directory, "port.tmp"), "w") as f:
+    f.write(str(server.getsockname()[1]))
+os.rename(os.path.join(directory, "port.tmp"), os.path.join(directory, "port"))
+while True:
+    try:
+        os.kill(watch, 0)
+    except OSError:
+        break
+    try:
+        connection, _ = server.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=serve, args=(connection,), daemon=True).start()
+]]
+local function start_silent_redis(answered)
+    local pipe = assert(io.popen("mktemp -d \"${TMPDIR:-/tmp}/mmc-silent-redis.XXXXXX\""))
+    local dir = pipe:read("*l")
+    pipe:close()
+    -- $PPID in os.execute's shell is this process
+    assert(os.execute("python3 -c " .. shell_quote(SILENT_REDIS) .. " " .. answered .. " " .. shell_quote(dir)
+        .. " \"$PPID\" </dev/null >/dev/null 2>&1 & echo $! >" .. shell_quote(dir .. "/pid")))
+    assert(wait_for(function() return files.read_or_nil(dir .. "/port") ~= nil end, 10), "the silent Redis did not start")
+    return {
+        port = tonumber(read(dir .. "/port")),
+        -- The names of the commands it was sent, in order.
+        commands = function()
+            local names = {}
+            for name in (files.read_or_nil(dir .. "/commands") or ""):gmatch("[^\n]+") do names[#names + 1] = name end
+            return names
+        end,
+        stop = function()
+            os.execute("kill " .. read(dir .. "/pid"):match("%d+") .. " 2>/dev/null; rm -rf " .. shell_quote(dir))
+        end,
+    }
 end
 
 describe("the event-push lifecycle, end to end", function()
@@ -415,5 +498,214 @@ describe("the event-push lifecycle, end to end", function()
         io.stderr:write("\n")
         assert.are.same({}, first:bad_log_lines(true))
         assert.are.same({}, second:bad_log_lines(true))
+    end)
+
+    describe("on lua-resty-redis", function()
+        local silent
+        after_each(function()
+            if silent then silent.stop() end
+            silent = nil
+        end)
+
+        local function subscribe(receiver_server)
+            mock.call(client.set_webhook_config, client, {
+                url = url_of(receiver_server), subscriber_id = "sub-e2e", subscriber_key = SUBSCRIBER_KEY })
+            return mock.webhook_configs()[1].id
+        end
+
+        -- POSTs a fresh push; its status and how long the answer took.
+        local function timed_push(receiver_server, id)
+            local started = socket.gettime()
+            local status = post(receiver_server, mock.sign_push { id = id, event = "meeting.started" })
+            return status, socket.gettime() - started
+        end
+
+        it("gives each connection back to the pool: 20 pushes open at most one Redis connection per worker", function()
+            server = start_receiver()
+            local id = subscribe(server)
+            local function connections() return tonumber(store:info().stats.total_connections_received) end
+            local before = connections()
+            for round = 1, 20 do
+                local body = mock.sign_push { id = id, event = "meeting.join",
+                    payload = { meetingInfo = { meetingID = "p" .. round } } }
+                assert.are.equal(200, (post(server, body)), server:log())
+            end
+            local opened, workers = connections() - before, #server:workers()
+            io.stderr:write("\n20 pushes, " .. workers .. " workers: " .. opened .. " Redis connections opened\n")
+            assert.is_true(opened >= 1 and opened <= workers, opened .. " connections for " .. workers .. " workers")
+            assert.are.equal(20, #stream())
+            assert.are.same({}, server:bad_log_lines(true))
+        end)
+
+        it("answers 500 at once when Redis is down (a closed port)", function()
+            server = start_receiver(nil, nil, { redis_port = nginx.free_port() })
+            local status, took = timed_push(server, subscribe(server))
+            assert.are.equal(500, status, server:log())
+            assert.is_true(took < REDIS_TIMEOUT + 3, took .. " s")
+            assert.matches("event push not handled, answered 500 so that it is sent again: seen store failed: "
+                .. "Redis 127%.0%.0%.1:%d+: connection refused", server:log())
+        end)
+
+        it("answers 500 within the stated timeout when Redis accepts the connection and never answers", function()
+            silent = start_silent_redis(0)
+            server = start_receiver(nil, nil, { redis_port = silent.port })
+            local status, took = timed_push(server, subscribe(server))
+            assert.are.equal(500, status, server:log())
+            assert.is_true(took >= REDIS_TIMEOUT * 0.9 and took < REDIS_TIMEOUT + 3, took .. " s")
+            assert.matches("seen store failed: Redis 127%.0%.0%.1:%d+: timeout", server:log())
+            assert.are.same({ "SET" }, silent.commands()) -- the claim, then nothing more
+        end)
+
+        it("stops a push's commands once Redis stopped answering: the claim, the XADD that times out, then 500", function()
+            silent = start_silent_redis(1) -- answers the claim (SET ... NX) only
+            server = start_receiver(nil, nil, { redis_port = silent.port })
+            local status, took = timed_push(server, subscribe(server))
+            assert.are.equal(500, status, server:log())
+            assert.is_true(took >= REDIS_TIMEOUT * 0.9 and took < REDIS_TIMEOUT + 3, took .. " s")
+            assert.matches("XADD mmc:events failed: Redis 127%.0%.0%.1:%d+: timeout", server:log())
+            -- no release of the claim after the timeout: it would wait a second timeout
+            assert.are.same({ "SET", "XADD" }, silent.commands())
+        end)
+
+        it("takes resty.redis when it is there, as in OpenResty", function()
+            server = start_receiver(nil, nil, { files = { ["lua/resty/redis.lua"] =
+                'ngx.log(ngx.NOTICE, "resty.redis: the spec\'s stand-in")\nreturn require "nginx.redis"\n' } })
+            assert.are.equal(200, (timed_push(server, subscribe(server))), server:log())
+            assert.are.equal(1, #stream())
+            assert.truthy(server:log():find("resty.redis: the spec's stand-in", 1, true))
+        end)
+    end)
+end)
+
+-- The parts of the doc's block: the commands before nginx starts, those from its start to
+-- before the stop line, and the stop lines; `prefix`, the ports and the builds replaced.
+local function recipe_parts(prefix, port, redis_port)
+    local block = docs.marked_block(DOC, "run by spec/openresty/openresty_receiver_spec.lua")
+    local interpreter = arg and arg[-1] or "luajit"
+    local text = block:gsub("\\\n%s*", " ") -- one command a line
+    local n
+    text, n = text:gsub("127%.0%.0%.1:8443/", "127.0.0.1:" .. port .. "/")
+    assert.are.equal(1, n, "the recipe should give the URL https://127.0.0.1:8443/...")
+    text, n = text:gsub("%f[%d]6390%f[%D]", tostring(redis_port))
+    assert.is_true(n > 0, "the recipe should start Redis on 6390")
+    text = text:gsub("build%-luajit/mmc%.so", nginx.build_dir .. "/mmc.so")
+        :gsub("MMC_BUILD_DIR=build%-luajit luajit ", "MMC_BUILD_DIR=" .. shell_quote(nginx.build_dir) .. " " .. interpreter .. " ")
+    local parts, current, prefixes = { {}, {}, {} }, 1, 0
+    for line in text:gmatch("[^\n]+") do
+        if line:match("^prefix=") then
+            prefixes = prefixes + 1
+            line = "prefix=" .. shell_quote(prefix)
+        elseif line:match("nginx %-p .*%-s quit$") then
+            current = 3
+        elseif line:match("nginx %-p ") then
+            current = 2
+        end
+        table.insert(parts[current], line)
+    end
+    assert.are.equal(1, prefixes, "the recipe should set prefix= once")
+    assert(#parts[2] > 0 and #parts[3] > 0, "the recipe should start nginx and stop it")
+    local set_prefix = "prefix=" .. shell_quote(prefix) .. "\n"
+    return table.concat(parts[1], "\n"), set_prefix .. table.concat(parts[2], "\n"), set_prefix .. table.concat(parts[3], "\n")
+end
+
+-- Runs `script` with sh -e from the repository root, with `environment` added: its standard
+-- output, whether it succeeded, its standard error.
+local function sh(script, environment)
+    local assignments = {}
+    for name, value in pairs(environment) do assignments[#assignments + 1] = name .. "=" .. shell_quote(value) end
+    local errors = os.tmpname()
+    local pipe = assert(io.popen("env " .. table.concat(assignments, " ") .. " sh -ec " .. shell_quote(script)
+        .. " 2>" .. shell_quote(errors) .. "; echo \"exit=$?\""))
+    local output = pipe:read("*a")
+    pipe:close()
+    local stderr = files.read_or_nil(errors) or ""
+    os.remove(errors)
+    local body, status = output:match("^(.*)exit=(%d+)\n$")
+    return body, status == "0", stderr
+end
+
+local function nginx_master(prefix)
+    local pid = tonumber(files.read_or_nil(prefix .. "/logs/nginx.pid") or "")
+    if pid and (files.read_or_nil("/proc/" .. pid .. "/cmdline") or ""):find("nginx", 1, true) then return pid end
+end
+
+describe("the receiver, run as docs/receiving.md says", function()
+    local parent, prefix, redis_port
+    before_each(function()
+        mock.setup()
+        -- A directory every user can enter, as /srv is: mktemp makes it 0700.
+        local pipe = assert(io.popen("mktemp -d \"${TMPDIR:-/tmp}/mmc-doc-receiver.XXXXXX\""))
+        parent = pipe:read("*l")
+        pipe:close()
+        assert(os.execute("chmod 755 " .. shell_quote(parent)))
+        prefix = parent .. "/mmc-receiver"
+    end)
+    after_each(function()
+        local master = nginx_master(prefix)
+        if master then os.execute("kill -KILL " .. master) end
+        if redis_port then os.execute("redis-cli -p " .. redis_port .. " shutdown nosave >/dev/null 2>&1") end
+        os.execute("rm -rf " .. shell_quote(parent))
+    end)
+
+    it("goes from an empty directory to one event in the stream, the workers running as nobody under root", function()
+        local port = nginx.free_port()
+        redis_port = nginx.free_port()
+        local setup, run, stop = recipe_parts(prefix, port, redis_port)
+        local environment = {
+            MMC_APP_ID = mock.APP_ID, MMC_APP_KEY = mock.APP_KEY, MMC_ENDPOINT = mock.endpoint,
+            MMC_CA_FILE = mock.ca_file, MMC_TEST_CONTROL = mock.control,
+            MMC_TEST_RECEIVER_CERT = mock.receiver_cert_file, MMC_TEST_RECEIVER_KEY = mock.receiver_key_file,
+        }
+        local output, ok, errors = sh(setup, environment)
+        assert(ok, output .. errors)
+        -- The port, moved in the copied config before nginx starts.
+        local conf_path = prefix .. "/conf/nginx.conf"
+        local conf, listens = read(conf_path):gsub("listen 127%.0%.0%.1:8443 ssl;", "listen 127.0.0.1:" .. port .. " ssl;")
+        assert.are.equal(1, listens, "the example should listen on 127.0.0.1:8443")
+        files.write(conf_path, conf)
+
+        output, ok, errors = sh(run, environment)
+        local log = files.read_or_nil(prefix .. "/logs/error.log") or ""
+        assert(ok, output .. errors .. log)
+        local lines = {}
+        for line in output:gmatch("[^\n]+") do lines[#lines + 1] = line end
+        assert.matches("^event push %x+ enabled %(HTTP 200%)$", lines[1])
+        assert.are.equal(200, mock.json.decode(lines[2]).status)
+        assert.are.equal("1", lines[3]) -- redis-cli xlen mmc:events
+        assert.are.equal(3, #lines)
+        local pushes = mock.pushes()
+        assert.are.same({ "meeting.verify 200", "meeting.started 200" },
+            { pushes[1].event .. " " .. pushes[1].status, pushes[2].event .. " " .. pushes[2].status })
+        local master = nginx_master(prefix)
+        assert(master, "no nginx master")
+        if nginx.is_root() then -- the workers run as nobody, not as root
+            local workers = 0
+            local listing = assert(io.popen("ls /proc"))
+            for entry in listing:lines() do
+                local stat = entry:match("^%d+$") and files.read_or_nil("/proc/" .. entry .. "/stat") or ""
+                local ppid = stat:match("^%d+ %b() %a (%d+)")
+                if tonumber(ppid) == master then
+                    workers = workers + 1
+                    assert.are_not.equal("0", (files.read_or_nil("/proc/" .. entry .. "/status") or ""):match("\nUid:%s+(%d+)"))
+                end
+            end
+            listing:close()
+            assert.is_true(workers > 0)
+        end
+
+        output, ok, errors = sh(stop, environment)
+        assert(ok, output .. errors)
+        assert(wait_for(function() return nginx_master(prefix) == nil end, 5), "the doc's stop line should stop nginx")
+        assert(wait_for(function()
+            local probe = socket.connect("127.0.0.1", redis_port)
+            if probe then probe:close() end
+            return probe == nil
+        end, 5), "the doc's last line should stop Redis")
+        redis_port = nil
+        log = files.read_or_nil(prefix .. "/logs/error.log") or ""
+        assert.matches("event push answered: meeting.verify", log)
+        assert.matches("event push stored: meeting.started as %d+%-%d+", log)
+        assert.is_nil(log:find("%[emerg%]") or log:find("%[alert%]") or log:find("%[crit%]") or log:find("%[error%]"), log)
+        mock.assert_no_secret(log)
     end)
 end)
