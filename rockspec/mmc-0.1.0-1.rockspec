@@ -1,14 +1,19 @@
 -- mmc: Huawei Cloud Meeting event-push (webhook) management from Lua, in C on libcurl.
--- The 0.1.0 release: the tag v0.1.0 of mmc's repository. From a checkout of that tag:
---   luarocks --local make --deps-mode=none rockspec/mmc-0.1.0-1.rockspec
+-- The 0.1.0 release. scripts/release packs this file and the tarball it makes of the
+-- committed tree into dist/mmc-0.1.0-1.src.rock, which installs with no network:
+--   luarocks --lua-version=5.4 --local install --deps-mode=none mmc-0.1.0-1.src.rock
 -- Everything but the version and the source is the same as in mmc-scm-1.rockspec (a spec,
 -- spec/version_spec.lua, checks it, and that 0.1.0 is the version src/version.h gives).
 rockspec_format = "3.0"
 package = "mmc"
 version = "0.1.0-1"
 source = {
-    url = "git+https://github.com/mmc-lua/mmc.git",
-    tag = "v0.1.0",
+    -- The tarball scripts/release makes (`git archive` of the release's commit, everything
+    -- under mmc-0.1.0/), by its file name: it travels inside the source rock, where
+    -- `luarocks install` finds it and fetches nothing. mmc has no download host; this name
+    -- is all there is to say.
+    url = "mmc-0.1.0.tar.gz",
+    dir = "mmc-0.1.0",
 }
 description = {
     summary = "Huawei Cloud Meeting event push (webhook) management, in C on libcurl",

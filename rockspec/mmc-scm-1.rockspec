@@ -1,12 +1,18 @@
 -- mmc: Huawei Cloud Meeting event-push (webhook) management from Lua, in C on libcurl.
--- The development version, built from a checkout (README.md, "With LuaRocks"):
---   luarocks --local make --deps-mode=none rockspec/mmc-scm-1.rockspec
+-- The development version, for `luarocks make` from a checkout, in its root (README.md,
+-- "From a checkout"):
+--   luarocks --lua-version=5.4 --local make --deps-mode=none rockspec/mmc-scm-1.rockspec
+-- A release is not this file: scripts/release makes dist/mmc-<version>-1.src.rock, which
+-- `luarocks install` builds with no network (README.md, "From a release").
 rockspec_format = "3.0"
 package = "mmc"
 version = "scm-1"
 source = {
-    url = "git+https://github.com/mmc-lua/mmc.git", -- a checkout is built with `luarocks make`
-    branch = "main",
+    -- The checkout itself: `luarocks make` builds the directory it runs in and never reads
+    -- source.url. mmc has no repository or download host to name here; "." (this directory)
+    -- is the only honest source, and `luarocks build` or `install` of this file stops with
+    -- "Couldn't extract archive" instead of fetching anything.
+    url = ".",
 }
 description = {
     summary = "Huawei Cloud Meeting event push (webhook) management, in C on libcurl",
