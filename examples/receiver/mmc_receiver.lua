@@ -11,7 +11,9 @@
 --   MMC_REDIS_HOST, MMC_REDIS_PORT  the Redis that holds the stream and the pushes seen
 --                            (default 127.0.0.1:6379)
 -- Whatever consumes the events reads the stream "mmc:events" (XREADGROUP), each entry with
--- the fields event, signature and body (the push exactly as received, signature and all).
+-- the fields event, event_id and body (the push exactly as received, signature and all).
+-- event_id (mmc.push_event_id) is the same for every delivery of one event, re-signed or not:
+-- a consumer that stores events keyed on it stores each one once, whatever happens upstream.
 --
 -- Redis is reached with lua-resty-redis, on nginx's cosockets (a slow Redis holds up the
 -- push that waits for it, not the worker): OpenResty's resty.redis, or on Debian the same
@@ -93,9 +95,9 @@ function example.init()
         seen = redis_seen.new(redis, { prefix = "mmc:seen:" }),
         -- Acknowledged (200) only once the event is in the stream: a failure here answers 500,
         -- and Huawei sends the push again later.
-        on_event = function(push, body)
+        on_event = function(push, body, event_id)
             local id, err = redis:xadd(STREAM, "*", "event", tostring(push.eventInfo.event),
-                "signature", push.signature:lower(), "body", body)
+                "event_id", event_id, "body", body)
             if not id then return nil, "XADD " .. STREAM .. " failed: " .. tostring(err) end
             ngx.log(ngx.NOTICE, "event push stored: ", tostring(push.eventInfo.event), " as ", id)
             return true
