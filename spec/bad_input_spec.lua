@@ -204,12 +204,16 @@ describe("bad input", function()
         }
     end)
 
-    it("to verify_push and push_reply", function()
+    it("to verify_push, push_event_id and push_reply", function()
         for _, body in ipairs(values) do
             for _, key in ipairs(values) do
                 try("verify_push", type(body[2]) == "string" and 2 or 1, mmc.verify_push, body[2], key[2])
             end
             try("verify_push", 3, mmc.verify_push, "{}", "key", body[2])
+            -- a string is the body (an id, or nil and why); anything else is named
+            if try("push_event_id", 1, mmc.push_event_id, body[2]) == "returned" then
+                assert.is_string(body[2])
+            end
             try("push_reply", 1, mmc.push_reply, body[2])
             try("push_reply", 1, mmc.push_reply, { eventInfo = { event = "meeting.verify" }, nonce = body[2] })
         end
