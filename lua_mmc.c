@@ -276,7 +276,9 @@ static client_box *check_box(lua_State *L, int arg) {
 
 /* The client a method was called on. A method called with a dot (c.auth(), c.set_webhook_status(
  * id, 0)) gets something else first: say so before any other argument is checked, since "id
- * must be a non-empty string, got number" would hide the mistake. */
+ * must be a non-empty string, got number" would hide the mistake. The method is named here,
+ * not by luaL_argerror, which finds no name (and says '?') for a function called through
+ * pcall(c.auth) or as a tail call. */
 static client_box *check_self(lua_State *L, const char *method) {
     int is_client = 0;
     if (lua_type(L, 1) == LUA_TUSERDATA && lua_getmetatable(L, 1)) {
@@ -284,12 +286,16 @@ static client_box *check_self(lua_State *L, const char *method) {
         is_client = lua_rawequal(L, -1, -2);
         lua_pop(L, 2);
     }
-    if (!is_client)
-        luaL_argerror(L, 1,
-                      lua_pushfstring(L,
-                                      "mmc.client expected, got %s; call methods with a colon: "
-                                      "client:%s(...)",
-                                      luaL_typename(L, 1), method));
+    if (!is_client) {
+        const char *got = luaL_typename(L, 1); /* before anything is pushed: 1 may be none */
+        luaL_where(L, 1);
+        lua_pushfstring(L,
+                        "bad argument #1 to '%s' (mmc.client expected, got %s; call methods "
+                        "with a colon: client:%s(...))",
+                        method, got, method);
+        lua_concat(L, 2);
+        lua_error(L);
+    }
     return lua_touserdata(L, 1);
 }
 
@@ -354,6 +360,38 @@ static int client_tostring(lua_State *L) {
 
 /* ---- results ---------------------------------------------------------------------------- */
 
+/* lua-cjson decodes every JSON number as a float: under Lua 5.3 and 5.4 a role of 1 would read
+ * 1.0 (and print so). Turns each float with an integral value within +-2^53 (where a double
+ * holds every integer exactly) of the decoded value at `index` into an integer, in place, at
+ * every depth (bounded by the decoder's MMC_JSON_MAX_DEPTH). Lua 5.1, 5.2 and LuaJIT have only
+ * floats, which already print as 1. */
+static void integers_from_json(lua_State *L, int index) {
+#if LUA_VERSION_NUM >= 503
+    if (!lua_istable(L, index))
+        return;
+    index = mmc_compat_absindex(L, index);
+    luaL_checkstack(L, 3, "decoded JSON");
+    lua_pushnil(L);
+    while (lua_next(L, index) != 0) {
+        if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Number number = lua_tonumber(L, -1);
+            if (number >= -9007199254740992.0 && number <= 9007199254740992.0 &&
+                number == (lua_Number)(lua_Integer)number) {
+                lua_pushvalue(L, -2);
+                lua_pushinteger(L, (lua_Integer)number);
+                lua_rawset(L, index); /* an existing key: lua_next goes on as before */
+            }
+        } else if (lua_istable(L, -1)) {
+            integers_from_json(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+#else
+    (void)L;
+    (void)index;
+#endif
+}
+
 /* Decodes a JSON body with the module's private cjson. Pushes the value, or nil when the body
  * is empty, or is not the strict JSON the core checked for (cjson would take invalid UTF-8),
  * or cjson refuses it: the core has then set a message. */
@@ -369,6 +407,7 @@ static void push_decoded_body(lua_State *L, const mmc_result *result) {
         lua_pushnil(L);
         return;
     }
+    integers_from_json(L, -1);
     if (lua_istable(L, -1)) {
         /* The token lives in the client and nowhere else. */
         lua_pushnil(L);
@@ -1039,6 +1078,7 @@ static int module_verify_push(lua_State *L) {
         lua_pushstring(L, "the push is authentic but its JSON could not be decoded");
         return 2;
     }
+    integers_from_json(L, -1);
     return 1;
 }
 

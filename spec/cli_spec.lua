@@ -232,6 +232,11 @@ describe("the mmc command", function()
             { { "webhook", "lock", mock.WEBHOOK_ID, "extra" }, "too many arguments" },
             { { "auth", "extra" }, "too many arguments" },
             { { "auth", "--bogus" }, "unknown option '%-%-bogus'" },
+            { { "--jsn", "auth" }, "unknown option '%-%-jsn' %(did you mean %-%-json%?%)" },
+            { { "webhook", "show", "--corpid", "c" }, "unknown option '%-%-corpid' %(did you mean %-%-corp%-id%?%)" },
+            -- the mistyped option, not the word after it taken for a command
+            { { "--timout", "3", "auth" }, "unknown option '%-%-timout' %(did you mean %-%-timeout%?%)" },
+            { { "webhook", "lock", mock.WEBHOOK_ID, "--id-only" }, "option '%-%-id%-only' does not apply" },
             { { "auth", "-x" }, "unknown option '%-x'" },
             { { "auth", "--url", "https://x" }, "option '%-%-url' does not apply to 'mmc auth'" },
             { { "webhook", "enable", mock.WEBHOOK_ID, "--corp-id", "c" }, "does not apply" },
@@ -257,6 +262,20 @@ describe("the mmc command", function()
                 assert.are.equal(0, #mock.requests())
             end)
         end
+
+        it("suggests only an option that is close to the mistyped one", function()
+            assert.are.equal("mmc: unknown option '--bogus'\n", run({ "auth", "--bogus" }).stderr:match("^[^\n]*\n"))
+            assert.are.equal("mmc: unknown option '--js'\n", run({ "auth", "--js" }).stderr:match("^[^\n]*\n"))
+            assert.are.equal("mmc: unknown option '--jsno' (did you mean --json?)\n",
+                run({ "auth", "--jsno" }).stderr:match("^[^\n]*\n"))
+        end)
+
+        it("refuses --id-only with --json: the id is the JSON object's data.id", function()
+            local result = run { "webhook", "show", "--id-only", "--json" }
+            assert_exit(2, result)
+            assert.are.equal("--id-only and --json do not go together: the id is data.id of the JSON object", result.json.error)
+            assert.are.equal(0, #mock.requests())
+        end)
 
         it("never echoes the value of an unknown option or a stray argument", function()
             local result = run { "auth", "--pasword=" .. SUBSCRIBER_KEY .. "x", "-" .. SUBSCRIBER_KEY }
@@ -487,7 +506,17 @@ describe("the mmc command", function()
             assert.is_false(result.json.ok)
             assert.are.equal(400, result.json.status)
             assert.are.equal("MMC.111070002", result.json.error_code)
-            assert.matches("^MMC%.111070002: webhook config not found %(request id %x+%)$", result.json.error)
+            assert.matches("^MMC%.111070002: webhook config not found %(request id %x+%); check the id: "
+                .. "'mmc webhook show' prints the subscription's$", result.json.error)
+        end)
+
+        it("points at 'mmc webhook show' for an id the server does not know", function()
+            for _, verb in ipairs { "enable", "disable", "lock", "delete" } do
+                local result = run { "webhook", verb, "nope" }
+                assert_exit(1, result)
+                assert.matches("^mmc: webhook " .. verb .. ": HTTP 400: MMC%.111070002: webhook config not found "
+                    .. "%(request id %x+%); check the id: 'mmc webhook show' prints the subscription's\n$", result.stderr)
+            end
         end)
 
         it("takes an id that starts with '-' after '--'", function()
@@ -641,6 +670,24 @@ describe("the mmc command", function()
                 .. "enable it with 'mmc webhook enable " .. configs[1].id .. "'\n", result.stdout)
         end)
 
+        it("prints the new subscription's id alone with --id-only", function()
+            local result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "sub-0001", "--id-only" },
+                { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
+            assert_exit(0, result)
+            assert.are.equal("", result.stderr)
+            local configs = mock.webhook_configs()
+            assert.are.equal(1, #configs)
+            assert.are.equal(configs[1].id .. "\n", result.stdout)
+            -- and nothing, exit 1, when the id cannot be read back
+            mock.fail { status = 200, path = mock.LINK_CONFIG, body = "" }
+            result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s", "--id-only" },
+                { MMC_SUBSCRIBER_KEY = ENV_SUBSCRIBER_KEY })
+            assert_exit(1, result)
+            assert.are.equal("", result.stdout)
+            assert.matches("its id could not be read back", result.stderr)
+            assert.matches("mmc: webhook set: no id to print\n$", result.stderr)
+        end)
+
         it("prints the id the API answered with, without reading it back", function()
             mock.fail { status = 200, path = mock.LINK_CONFIG, body = cjson.encode { id = "id-from-the-answer" } }
             local result = run({ "webhook", "set", "--url", HOOK_URL, "--subscriber-id", "s", "--json" },
@@ -760,6 +807,14 @@ describe("the mmc command", function()
             assert.are.equal("", get.query)
         end)
 
+        it("prints the id alone with --id-only, for a script", function()
+            local id = make_config()
+            local result = run { "webhook", "show", "--id-only" }
+            assert_exit(0, result)
+            assert.are.equal(id .. "\n", result.stdout)
+            assert.are.equal("", result.stderr)
+        end)
+
         it("prints it as JSON data with --json", function()
             local id = make_config()
             run { "webhook", "lock", id }
@@ -779,7 +834,11 @@ describe("the mmc command", function()
         it("exits 1 when there is no subscription", function()
             local result = run { "webhook", "show" }
             assert_exit(1, result)
-            assert.matches("^mmc: webhook show: HTTP 404: MMC%.111070002: webhook config not found", result.stderr)
+            assert.matches("^mmc: webhook show: HTTP 404: MMC%.111070002: webhook config not found %(request id %x+%); "
+                .. "no subscription is set: 'mmc webhook set' makes one\n$", result.stderr)
+            result = run { "webhook", "show", "--id-only" }
+            assert_exit(1, result)
+            assert.are.equal("", result.stdout)
             result = run { "webhook", "show", "--json" }
             assert.are.equal(404, result.json.status)
             assert.is_nil(result.json.data)

@@ -279,6 +279,33 @@ describe("error messages", function()
         end)
     end)
 
+    describe("a connection that did not happen", function()
+        it("says it was the proxy that could not be reached, and which one, without its credentials", function()
+            local port = mock.closed_port()
+            local client = mmc.new(mock.options { proxy = "http://alice:pr0xy-pw@127.0.0.1:" .. port, retries = 0 })
+            local status, err = mock.call(client.auth, client)
+            assert.is_nil(status)
+            assert.matches("^proxy connection failed: .*127%.0%.0%.1.* %(proxy http://127%.0%.0%.1:" .. port .. "%)$", err)
+            assert.is_nil(err:find("pr0xy-pw", 1, true))
+            assert.is_nil(err:find("alice", 1, true))
+            -- without a proxy, a closed port is the server's, as before
+            client = mmc.new(mock.options { endpoint = "https://127.0.0.1:" .. port, retries = 0 })
+            status, err = mock.call(client.auth, client)
+            assert.is_nil(status)
+            assert.matches("^connection failed: ", err)
+            assert.is_nil(err:find("proxy", 1, true))
+        end)
+
+        it("suggests https:// when an http:// endpoint (allow_http) meets a TLS server", function()
+            local client = mmc.new(mock.options { endpoint = (mock.endpoint:gsub("^https:", "http:")), allow_http = true,
+                retries = 0 })
+            local status, err = mock.call(client.auth, client)
+            assert.is_nil(status)
+            assert.are.equal("connection lost: Empty reply from server; the endpoint is http:// (allow_http = true): "
+                .. "if the server speaks TLS, use https://", err)
+        end)
+    end)
+
     describe("a method called with a dot", function()
         local client
         before_each(function() client = mmc.new(mock.options()) end)
@@ -300,6 +327,14 @@ describe("error messages", function()
             it("says to use client:" .. case[1] .. "(...) when given " .. case[3], function()
                 assert.are.equal("bad argument #1 to '" .. case[1] .. "' (mmc.client expected, got " .. case[3]
                     .. "; call methods with a colon: client:" .. case[1] .. "(...))", raised(case[2], client))
+            end)
+        end
+
+        -- Called through pcall or as a tail call, Lua itself knows no name for the function.
+        for _, case in ipairs(calls) do
+            it("names " .. case[1] .. " when Lua knows no name for it (pcall(client." .. case[1] .. "))", function()
+                assert.are.equal("bad argument #1 to '" .. case[1] .. "' (mmc.client expected, got no value"
+                    .. "; call methods with a colon: client:" .. case[1] .. "(...))", raised(client[case[1]]))
             end)
         end
 

@@ -378,6 +378,28 @@ static void note_retry(mmc_client *client, double wait) {
         client->exchanges.entries[client->exchanges.count - 1].retry_in = wait;
 }
 
+/* A connection that failed through a proxy the client was given failed to the proxy: the API's
+ * host is the proxy's to reach, and a proxy that cannot reach it answers CONNECT with an error
+ * (a "proxy failed"). libcurl's message names only an address, so say that it was the proxy,
+ * and which one (without its credentials). (A proxy's name that does not resolve, libcurl
+ * already calls "Could not resolve proxy".) */
+static void name_the_proxy(mmc_client *client, mmc_result *result) {
+    const char *kind = client->transport.failure_kind;
+    if (client->proxy == NULL || client->proxy[0] == '\0' || kind == NULL ||
+        strcmp(kind, "connection failed") != 0)
+        return;
+    mmc_buffer named;
+    mmc_buffer_init(&named);
+    if (mmc_buffer_append_format(&named, "proxy %s (proxy ", mmc_buffer_text(&result->message)) ==
+            0 &&
+        mmc_proxy_describe(&named, client->proxy) == 0 && mmc_buffer_append_string(&named, ")") == 0) {
+        mmc_buffer_free(&result->message);
+        result->message = named;
+    } else {
+        mmc_buffer_free(&named);
+    }
+}
+
 /* Sends one request within what is left of the call's time. 0 when an answer arrived. */
 static int send_request(mmc_client *client, mmc_request *request, mmc_response *response,
                         mmc_result *result) {
@@ -388,11 +410,12 @@ static int send_request(mmc_client *client, mmc_request *request, mmc_response *
         return -1;
     }
     request->timeout_ms = to_milliseconds(left);
-    if (!client->record_exchanges)
-        return mmc_transport_perform(&client->transport, request, response, &result->message);
-    double started = mmc_clock_monotonic();
+    double started = client->record_exchanges ? mmc_clock_monotonic() : 0;
     int outcome = mmc_transport_perform(&client->transport, request, response, &result->message);
-    record_exchange(client, request, response, outcome, mmc_clock_monotonic() - started);
+    if (client->record_exchanges)
+        record_exchange(client, request, response, outcome, mmc_clock_monotonic() - started);
+    if (outcome != 0)
+        name_the_proxy(client, result);
     return outcome;
 }
 

@@ -249,6 +249,11 @@ static int append_hint(mmc_transport *transport, CURLcode code, const mmc_reques
         return mmc_buffer_append_string(problem,
                                         "; set ca_file (or MMC_CA_FILE) to a PEM file holding the "
                                         "CA that issued the server's certificate");
+    /* A TLS server closes a plain-HTTP connection without a byte of answer. */
+    if (code == CURLE_GOT_NOTHING && strncmp(request->url, "http://", 7) == 0)
+        return mmc_buffer_append_string(problem,
+                                        "; the endpoint is http:// (allow_http = true): if the "
+                                        "server speaks TLS, use https://");
     if (code != CURLE_OPERATION_TIMEDOUT)
         return 0;
     curl_off_t pretransfer = 0;
