@@ -862,6 +862,9 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
         luaL_argerror(L, path_arg, problem);
     request_options options;
     read_request_options(L, options_arg, &options);
+    problem = mmc_request_body_problem(method, options.body != NULL);
+    if (problem != NULL)
+        luaL_argerror(L, options_arg, problem);
     if (options.raw_query_length * 3 + 2 * options.pair_count > MMC_MAX_QUERY_LENGTH &&
         mmc_request_query_length(options.pairs, options.pair_count) > MMC_MAX_QUERY_LENGTH)
         luaL_argerror(L, options_arg, "options.query is longer than 8192 bytes escaped");

@@ -353,10 +353,12 @@ static struct curl_slist *build_headers(const mmc_request *request,
     return list;
 }
 
-/* Method and body. A PUT or POST without a body still sends "Content-Length: 0". */
+/* Method and body. A PUT or POST without a body still sends "Content-Length: 0". libcurl
+ * sends POST with a body and GET without one: any other method (a GET with a body included,
+ * though the client refuses those before they get here) is named with CUSTOMREQUEST, so the
+ * method on the wire is always the one asked. */
 static CURLcode set_method(CURL *easy, const mmc_request *request) {
     CURLcode code = CURLE_OK;
-    int is_get = strcmp(request->method, "GET") == 0;
     int has_body = request->body != NULL || strcmp(request->method, "PUT") == 0 ||
                    strcmp(request->method, "POST") == 0;
     if (!has_body) {
@@ -370,8 +372,9 @@ static CURLcode set_method(CURL *easy, const mmc_request *request) {
     }
     if (code == CURLE_OK)
         code = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST,
-                                is_get || strcmp(request->method, "POST") == 0 ? NULL
-                                                                               : request->method);
+                                strcmp(request->method, has_body ? "POST" : "GET") == 0
+                                    ? NULL
+                                    : request->method);
     return code;
 }
 
