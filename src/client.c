@@ -286,6 +286,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         .ca_file = config->ca_file,
         .user_agent = user_agent,
         .proxy = client->proxy,
+        .no_proxy = config->no_proxy,
     };
     if (mmc_transport_open(&client->transport, &options, problem) != 0) {
         mmc_client_free(client);

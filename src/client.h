@@ -75,7 +75,10 @@ typedef struct mmc_config {
     size_t max_body;        /* bytes */
     int retries;            /* 0..MMC_MAX_RETRIES: see "Retries" above */
     const char *proxy;      /* NULL: libcurl's environment behaviour; "": none; else a URL
-                             * (proxy.h, transport.h) */
+                             * (proxy.h, transport.h), the option's or the environment's
+                             * (mmc_proxy_from_environment) */
+    const char *no_proxy;   /* with a proxy URL: the hosts that bypass it (libcurl's no_proxy
+                             * syntax), or NULL for none */
     int record_exchanges;   /* 1: keep an exchange log of each call (exchange_log.h) */
 } mmc_config;
 

@@ -94,6 +94,14 @@ static const char *set_fixed_options(mmc_transport *transport,
         SET(CURLOPT_CAINFO, options->ca_file);
         SET(CURLOPT_CAPATH, (char *)NULL);
     }
+    /* The same trust for an https:// proxy, wherever its URL came from (the option, the
+     * environment, or libcurl's own reading of it for a C caller that passed NULL). */
+    SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
+    SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
+    if (options->ca_file != NULL) {
+        SET(CURLOPT_PROXY_CAINFO, options->ca_file);
+        SET(CURLOPT_PROXY_CAPATH, (char *)NULL);
+    }
     return NULL;
 }
 
@@ -107,17 +115,11 @@ static const char *set_proxy_options(mmc_transport *transport,
     SET(CURLOPT_PROXY, options->proxy); /* "" turns the environment's proxies off */
     if (options->proxy[0] == '\0')
         return NULL;
-    /* Every request goes through it (no_proxy in the environment does not apply), and an
-     * http(s) proxy only ever sees CONNECT host:port: the request, with its token, travels
-     * inside the TLS tunnel. */
-    SET(CURLOPT_NOPROXY, "");
+    /* Every request goes through it but for the hosts `no_proxy` lists (none for the option's
+     * proxy: libcurl would otherwise read the environment's), and an http(s) proxy only ever
+     * sees CONNECT host:port: the request, with its token, travels inside the TLS tunnel. */
+    SET(CURLOPT_NOPROXY, options->no_proxy != NULL ? options->no_proxy : "");
     SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
-    SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
-    SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
-    if (options->ca_file != NULL) { /* the only trust anchor for the proxy too */
-        SET(CURLOPT_PROXY_CAINFO, options->ca_file);
-        SET(CURLOPT_PROXY_CAPATH, (char *)NULL);
-    }
     return NULL;
 }
 

@@ -43,6 +43,9 @@ typedef struct mmc_transport_options {
      * (http://, https:// or socks5h://), used for every request, through a CONNECT tunnel for
      * http(s):// proxies, whatever no_proxy says. */
     const char *proxy;
+    /* With a proxy URL, the hosts that bypass it (libcurl's CURLOPT_NOPROXY syntax, as the
+     * environment's no_proxy), or NULL: none. */
+    const char *no_proxy;
 } mmc_transport_options;
 
 typedef struct mmc_request {
