@@ -151,12 +151,23 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
     return 0;
 }
 
+/* A fork's child lets go of the handle it inherited: closes its copies of the parent's
+ * connections (those still there: owned_sockets.h) and abandons the handle, deliberately
+ * leaking it. curl_easy_cleanup would send the parent's TLS close_notify on a connection
+ * whose descriptor the child may still share, and close descriptors mmc never opened and
+ * cannot identify (libcurl's internal socketpair), whose numbers the child may have reused
+ * for files of its own. The leak is one handle's memory, once per client per fork. */
+static void abandon_inherited(mmc_transport *transport) {
+    mmc_owned_sockets_disown(&transport->sockets);
+    transport->easy = NULL;
+}
+
 void mmc_transport_close(mmc_transport *transport) {
     if (transport->easy != NULL) {
-        /* A fork's child must not clean up the parent's connections: abandoned if it cannot
-         * disown them. */
-        if (transport->owner == getpid() || mmc_owned_sockets_disown(&transport->sockets) == 0)
+        if (transport->owner == getpid())
             curl_easy_cleanup(transport->easy);
+        else
+            abandon_inherited(transport);
         transport->easy = NULL;
     }
     mmc_owned_sockets_free(&transport->sockets);
@@ -164,17 +175,15 @@ void mmc_transport_close(mmc_transport *transport) {
 }
 
 /* A fork's child inherits the handle with the parent's open connection and its TLS state:
- * both processes writing on it would mix up their requests and answers, and cleaning it up
- * would send the parent's close_notify. The child goes on with a copy of the handle (the same
- * settings, no connection) and lets go of the inherited one without a byte on the wire.
- * Returns -1, keeping the inherited handle unused, when no copy could be made. */
+ * both processes writing on it would mix up their requests and answers. The child goes on
+ * with a copy of the handle (the same settings, no connection) and abandons the inherited one
+ * without a byte on the wire. Returns -1, keeping the inherited handle unused, when no copy
+ * could be made. */
 static int leave_parent_connections(mmc_transport *transport) {
     CURL *fresh = curl_easy_duphandle(transport->easy);
     if (fresh == NULL)
         return -1;
-    if (mmc_owned_sockets_disown(&transport->sockets) == 0)
-        curl_easy_cleanup(transport->easy); /* closes them through the list */
-    transport->sockets.count = 0;           /* closed, or the abandoned handle's for good */
+    abandon_inherited(transport);
     transport->easy = fresh;
     transport->owner = getpid();
     return 0;
