@@ -2,10 +2,12 @@
 -- HTTP 429 and error_code APIG.0308, and Huawei's guidance is to wait 2 to 5 seconds before trying
 -- again. A throttled answer without Retry-After (429, or any answer carrying APIG.0308) is sent
 -- again after 2 to 5 s (jittered), never past the call's timeout; Retry-After, when the answer
--- has one, still decides (faults_spec.lua, "retry policy", checks that with a server that sends
--- the header). Time budget: about 15 s (three waits of 2 to 5 s).
+-- has one, still decides (checked with the fault server, which sends the header; faults_spec.lua
+-- checks a bare 429 with it). Time budget: 30 s (four waits of 2 to 5 s, one of 1 s, one of 6 s).
+package.path = "spec/faults/?.lua;" .. package.path
 local mock = require "mock"
 local mmc = require "mmc"
+local faults = require "fault_server"
 
 local THROTTLED = '{"error_code":"APIG.0308","error_msg":"The request is throttled."}'
 
@@ -79,5 +81,29 @@ describe("a throttled call", function()
         assert.matches("^APIG%.0308: The request is throttled%.", err)
         assert.is_true(took < 1, ("took %.3f s"):format(took))
         assert.are.equal(1, #mock.requests_to(mock.CHANGE_STATUS))
+    end)
+
+    it("waits what Retry-After says instead, shorter or longer than 2 to 5 s", function()
+        local server = faults.start()
+        local ok, failure = pcall(function()
+            for _, case in ipairs { { "1", 0.95, 1.9 }, { "6", 5.95, 7 } } do
+                server:reset()
+                local client = mmc.new { app_id = "throttle-app", app_key = "throttle-app-key-0123456789",
+                    endpoint = server.endpoint, ca_file = server.ca_file, timeout = 10 }
+                assert.are.equal(200, (client:auth()))
+                server:fault { on = "request", action = "respond", path = mock.CHANGE_STATUS, status = 429,
+                    headers = { ["Retry-After"] = case[1] }, body = THROTTLED }
+                local status, err = client:set_webhook_status(mock.WEBHOOK_ID, mmc.ENABLE)
+                assert.are.equal(200, status, err)
+                local puts = server:requests("main", mock.CHANGE_STATUS)
+                assert.are.equal(2, #puts)
+                local waited = puts[2].t - puts[1].t
+                assert.is_true(waited >= case[2] and waited < case[3],
+                    ("Retry-After: %s, the retry came %.3f s after the 429"):format(case[1], waited))
+                client:close()
+            end
+        end)
+        server:stop()
+        assert(ok, failure)
     end)
 end)
