@@ -238,6 +238,31 @@ describe("a proxy from the environment", function()
         assert.are.equal("CONNECT " .. MOCK_TARGET .. " HTTP/1.1", proxy:entries()[1].request_line)
     end)
 
+    it("for an http:// endpoint is http_proxy's (never HTTP_PROXY's), redacted and tunnelled too", function()
+        package.path = "spec/faults/?.lua;" .. package.path
+        local server = require("fault_server").start()
+        proxy = connect_proxy.start { user = "alice:s3cret-pw" }
+        local ok, failure = pcall(function()
+            server:fault { listener = "plain", on = "request", action = "respond", path = CONFERENCES,
+                status = 500, count = -1,
+                body = '{"error_code":"MMC.0","error_msg":"saw s3cret-pw"}' }
+            local chunk = "local mmc = require 'mmc'; local c = mmc.new { app_id = 'a', app_key = 'k', "
+                .. "allow_http = true, retries = 0, endpoint = '" .. server.plain_endpoint .. "' }; "
+                .. "print(c:request('GET', '" .. CONFERENCES .. "')); print(c)"
+            local output = run_with_env({ http_proxy = "http://alice:s3cret-pw@127.0.0.1:" .. proxy.port }, chunk)
+            assert.matches("^500\tMMC%.0: saw %*%*%*", output)
+            assert.is_nil(output:find("s3cret", 1, true), output)
+            assert.are.equal(1, #proxy:entries())
+            assert.matches("^CONNECT ", proxy:entries()[1].request_line)
+            -- HTTP_PROXY is not read for http:// (a CGI request can set it), as libcurl does not
+            output = run_with_env({ HTTP_PROXY = "http://127.0.0.1:" .. mock.closed_port() }, chunk)
+            assert.matches("^500\tMMC%.0: saw ", output) -- answered: the dead proxy was not used
+            assert.are.equal(1, #proxy:entries())
+        end)
+        server:stop()
+        assert(ok, failure)
+    end)
+
     it("is not used for the hosts no_proxy lists", function()
         local dead = "http://127.0.0.1:" .. mock.closed_port()
         for _, variable in ipairs { "no_proxy", "NO_PROXY" } do

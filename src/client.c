@@ -407,19 +407,13 @@ static int send_with_retries(mmc_client *client, mmc_request *request, mmc_respo
         if (!idempotent || attempt >= client->retries)
             return outcome;
         double wait, shortest = 0;
-        if (outcome != 0 && client->transport.failure_is_transient) {
+        if (outcome != 0 && client->transport.failure_is_transient)
             wait = mmc_retry_backoff(attempt);
-        } else if (outcome == 0 &&
-                   mmc_retry_is_worth_it(response->status, response->body, response->body_length)) {
-            wait = mmc_retry_wait_after_answer(attempt, response->status, response->body,
-                                               response->body_length, response->retry_after);
-            /* A throttled answer's own wait may be shortened to fit, never below 2 s. */
-            if (response->retry_after < 0 &&
-                mmc_retry_is_throttled(response->status, response->body, response->body_length))
-                shortest = MMC_THROTTLE_MIN_DELAY;
-        } else {
+        else if (outcome != 0 ||
+                 !mmc_retry_after_answer(attempt, response->status, response->body,
+                                         response->body_length, response->retry_after, &wait,
+                                         &shortest))
             return outcome;
-        }
         wait = mmc_retry_fit(wait, shortest, client->deadline - mmc_clock_monotonic());
         if (wait < 0)
             return outcome;

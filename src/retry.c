@@ -16,11 +16,6 @@ int mmc_retry_is_throttled(long status, const char *body, size_t body_length) {
            memcmp(code.value.start, MMC_THROTTLE_CODE, code.value.length) == 0;
 }
 
-int mmc_retry_is_worth_it(long status, const char *body, size_t body_length) {
-    return status == 502 || status == 503 || status == 504 ||
-           mmc_retry_is_throttled(status, body, body_length);
-}
-
 double mmc_retry_backoff(int attempt) {
     double delay = MMC_RETRY_BASE_DELAY * (double)(1u << (attempt < 16 ? attempt : 16));
     if (delay > MMC_RETRY_MAX_DELAY)
@@ -28,14 +23,22 @@ double mmc_retry_backoff(int attempt) {
     return delay * (0.5 + 0.5 * mmc_random_unit());
 }
 
-double mmc_retry_wait_after_answer(int attempt, long status, const char *body, size_t body_length,
-                                   long retry_after) {
-    if (retry_after >= 0)
-        return (double)retry_after;
-    if (mmc_retry_is_throttled(status, body, body_length))
-        return MMC_THROTTLE_MIN_DELAY +
-               (MMC_THROTTLE_MAX_DELAY - MMC_THROTTLE_MIN_DELAY) * mmc_random_unit();
-    return mmc_retry_backoff(attempt);
+int mmc_retry_after_answer(int attempt, long status, const char *body, size_t body_length,
+                           long retry_after, double *wait, double *shortest) {
+    int throttled = mmc_retry_is_throttled(status, body, body_length);
+    *shortest = 0;
+    if (!throttled && status != 502 && status != 503 && status != 504)
+        return 0;
+    if (retry_after >= 0) {
+        *wait = (double)retry_after;
+    } else if (throttled) {
+        *wait = MMC_THROTTLE_MIN_DELAY +
+                (MMC_THROTTLE_MAX_DELAY - MMC_THROTTLE_MIN_DELAY) * mmc_random_unit();
+        *shortest = MMC_THROTTLE_MIN_DELAY;
+    } else {
+        *wait = mmc_retry_backoff(attempt);
+    }
+    return 1;
 }
 
 double mmc_retry_fit(double wait, double shortest, double left) {

@@ -26,20 +26,19 @@
 /* 1 when an answer with this status and body is throttling (429, or error_code APIG.0308). */
 int mmc_retry_is_throttled(long status, const char *body, size_t body_length);
 
-/* 1 when an answer is worth sending the request again for (see above). */
-int mmc_retry_is_worth_it(long status, const char *body, size_t body_length);
-
-/* The wait before retry number `attempt` + 1 after an answer (`retry_after` is its
- * Retry-After in seconds, or -1). */
-double mmc_retry_wait_after_answer(int attempt, long status, const char *body, size_t body_length,
-                                   long retry_after);
+/* Whether an answer is worth sending the request again for (see above): 1, with the wait
+ * before retry number `attempt` + 1 in *wait and, for a throttled answer without Retry-After,
+ * the shortest wait it may be cut to in *shortest (else 0); or 0. `retry_after` is the
+ * answer's Retry-After in seconds, or -1. */
+int mmc_retry_after_answer(int attempt, long status, const char *body, size_t body_length,
+                           long retry_after, double *wait, double *shortest);
 
 /* The wait before retry number `attempt` + 1 after no answer arrived. */
 double mmc_retry_backoff(int attempt);
 
 /* The wait to use when `left` seconds remain in the call, or -1 when none fits: the wait
- * itself when it ends before the deadline, else (for a throttled answer, `shortest` > 0) the
- * time left less MMC_RETRY_MARGIN, when that is still at least `shortest`. */
+ * itself when it ends before the deadline, else (`shortest` > 0) the time left less
+ * MMC_RETRY_MARGIN, when that is still at least `shortest`. */
 #define MMC_RETRY_MARGIN 0.5 /* seconds kept for the retry itself when a wait is shortened */
 double mmc_retry_fit(double wait, double shortest, double left);
 
