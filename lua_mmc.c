@@ -18,6 +18,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lua_mmc_compat.h"
 #include "lua_mmc_token_store.h"
@@ -179,6 +180,27 @@ static const char *problem_variable(lua_State *L, int arg, const char *problem) 
     return !given && value != NULL && value[0] != '\0' ? spec->environment : NULL;
 }
 
+/* Reads the environment's proxy for the client's endpoint (https_proxy and the like, as
+ * libcurl would: proxy.h) into the config, so that it is checked, redacted and trusted as the
+ * proxy option is, and no_proxy with it. A value without a scheme is http://, as for libcurl.
+ * Raises on a proxy that is not usable, naming the variable and never quoting it. Leaves
+ * strings on the stack (the config points into them). */
+static void environment_proxy(lua_State *L, mmc_config *config) {
+    const char *endpoint = config->endpoint != NULL ? config->endpoint : MMC_DEFAULT_ENDPOINT;
+    const char *variable = NULL;
+    const char *proxy =
+        mmc_proxy_from_environment(strncasecmp(endpoint, "http://", 7) != 0, &variable);
+    if (proxy == NULL)
+        return; /* none: nothing for libcurl to find either */
+    proxy = lua_pushfstring(L, strstr(proxy, "://") != NULL ? "%s" : "http://%s", proxy);
+    const char *problem = mmc_proxy_problem(proxy);
+    if (problem != NULL)
+        luaL_error(L, "mmc: bad environment variable %s: %s", variable, problem);
+    config->proxy = proxy;
+    const char *no_proxy = mmc_proxy_no_proxy_from_environment();
+    config->no_proxy = no_proxy != NULL ? lua_pushfstring(L, "%s", no_proxy) : NULL;
+}
+
 /* Builds a client from the options table at `arg` (or none, when it is nil) and the
  * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when it
  * was given in the table, else naming the environment variable it came from. The option
@@ -221,8 +243,8 @@ static void push_new_client(lua_State *L, int arg) {
     if (!(retries >= 0 && retries <= MMC_MAX_RETRIES) || retries != (double)(int)retries)
         luaL_argerror(L, arg, "option 'retries' must be a whole number from 0 to 10");
     config.retries = (int)retries;
-    /* proxy = false: no proxy, whatever the environment says; unset: MMC_PROXY, else libcurl's
-     * own reading of https_proxy, no_proxy and the like. */
+    /* proxy = false: no proxy, whatever the environment says; unset: MMC_PROXY, else the
+     * environment's https_proxy and the like. */
     lua_getfield(L, arg, "proxy");
     int proxy_off = lua_type(L, -1) == LUA_TBOOLEAN;
     lua_pop(L, 1);
@@ -232,6 +254,8 @@ static void push_new_client(lua_State *L, int arg) {
         luaL_error(L, "mmc: bad environment variable MMC_PROXY: %s",
                    mmc_proxy_problem(config.proxy));
     }
+    if (config.proxy == NULL)
+        environment_proxy(L, &config);
     lua_getfield(L, arg, "on_request");
     config.record_exchanges = lua_isfunction(L, -1);
     lua_pop(L, 1);
@@ -901,6 +925,9 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
         luaL_argerror(L, path_arg, problem);
     request_options options;
     read_request_options(L, options_arg, &options);
+    problem = mmc_request_body_problem(method, options.body != NULL);
+    if (problem != NULL)
+        luaL_argerror(L, options_arg, problem);
     if (options.raw_query_length * 3 + 2 * options.pair_count > MMC_MAX_QUERY_LENGTH &&
         mmc_request_query_length(options.pairs, options.pair_count) > MMC_MAX_QUERY_LENGTH)
         luaL_argerror(L, options_arg, "options.query is longer than 8192 bytes escaped");

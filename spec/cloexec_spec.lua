@@ -57,4 +57,24 @@ describe("the client's kept-alive connection", function()
         assert.are.equal(port, mock.requests_to(mock.CHANGE_STATUS)[2].client_port)
         client:close()
     end)
+
+    it("nor is the connection to a proxy (issue 16, 4.6: mmc opens both sockets)", function()
+        local connect_proxy = require "connect_proxy"
+        local proxy = connect_proxy.start()
+        local ok, failure = pcall(function()
+            local client = mmc.new(mock.options { proxy = "http://127.0.0.1:" .. proxy.port })
+            assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.LOCK)))
+            local wanted, inode = string.format(":%04X", tonumber(proxy.port)), nil
+            local mine = socket_inodes("ls -l /proc/" .. own_pid() .. "/fd")
+            for line in io.lines("/proc/net/tcp") do
+                local there, found = line:match("^%s*%d+:%s+%x+:%x+%s+(%x+:%x+)%s+%x%x%s+%S+%s+%S+%s+%S+%s+%d+%s+%d+%s+(%d+)")
+                if there and there:sub(-5) == wanted and mine[found] then inode = found end
+            end
+            assert.is_not_nil(inode, "this process holds no connection to the proxy")
+            assert.is_nil(socket_inodes("sh -c 'ls -l /proc/$$/fd'")[inode], "the shell inherited the proxy connection")
+            client:close()
+        end)
+        proxy:stop()
+        assert(ok, failure)
+    end)
 end)

@@ -1,7 +1,8 @@
 -- The proxy option: every request of the client goes through the proxy it names (http://,
 -- https:// or socks5h://), and an http(s) proxy only ever sees "CONNECT host:port": the token
--- travels inside the TLS tunnel. proxy = false ignores the environment's proxies; unset keeps
--- libcurl's reading of https_proxy and no_proxy. Proxy credentials never show.
+-- travels inside the TLS tunnel. proxy = false ignores the environment's proxies; unset takes
+-- https_proxy and the like (read by mmc as libcurl would, then treated as the option) and
+-- no_proxy. Proxy credentials never show.
 local mock = require "mock"
 local mmc = require "mmc"
 local connect_proxy = require "connect_proxy"
@@ -14,7 +15,8 @@ local MOCK_TARGET = mock.endpoint:match("^https://(.*)$") -- 127.0.0.1:PORT
 local function run_with_env(env, chunk)
     local assignments = {}
     for k, v in pairs(env) do assignments[#assignments + 1] = k .. "='" .. v .. "'" end
-    local command = string.format("env -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY -u no_proxy "
+    local command = string.format("env -u https_proxy -u HTTPS_PROXY -u http_proxy -u HTTP_PROXY -u all_proxy "
+        .. "-u ALL_PROXY -u no_proxy "
         .. "-u NO_PROXY -u MMC_PROXY %s%s %s -e %q 2>&1", mock.child_env(), table.concat(assignments, " "),
         arg and arg[-1] or "lua5.4", "package.cpath='" .. package.cpath .. "' package.path='" .. package.path
         .. "' " .. chunk)
@@ -152,7 +154,7 @@ describe("the proxy option", function()
     it("with proxy = false, ignores a dead https_proxy from the environment", function()
         local dead = "http://127.0.0.1:" .. mock.closed_port()
         local env = { https_proxy = dead, HTTPS_PROXY = dead }
-        -- unset: libcurl's own behaviour, which takes the environment's proxy (and fails)
+        -- unset: the environment's proxy is taken (and fails)
         local output = run_with_env(env, list_chunk("{ retries = 0 }"))
         assert.matches("^nil\tauthentication failed: connection failed", output)
         assert.are.same({}, mock.requests())
@@ -162,5 +164,135 @@ describe("the proxy option", function()
         assert.are.equal(2, #mock.requests())
         -- tostring says so
         assert.matches(", proxy none%)$", tostring(mmc.new(mock.options { proxy = false })))
+    end)
+end)
+
+-- A proxy from the environment (issue 16, 4.3 to 4.5) is read by mmc, as libcurl would read it,
+-- and then treated as the option's: checked when the client is made, its credentials redacted,
+-- ca_file and ssl_verify applied to it, every request tunnelled; no_proxy still applies.
+describe("a proxy from the environment", function()
+    local proxy
+    before_each(function() mock.setup() end)
+    after_each(function()
+        mock.clear_faults()
+        if proxy then proxy:stop() end
+        proxy = nil
+    end)
+
+    it("never shows its password, whichever variable names it", function()
+        proxy = connect_proxy.start { user = "alice:s3cret-pw" }
+        for _, variable in ipairs { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" } do
+            mock.setup()
+            -- the server echoes the password: it is redacted as the option's would be
+            mock.fail { status = 500, count = 1, path = CONFERENCES,
+                body = '{"error_code":"MMC.0","error_msg":"saw s3cret-pw and alice:s3cret-pw"}' }
+            local output = run_with_env({ [variable] = "http://alice:s3cret-pw@127.0.0.1:" .. proxy.port },
+                list_chunk("{ retries = 0 }") .. "; print(c)")
+            assert.matches("^500\tMMC%.0: saw %*%*%* and %*%*%* %(request id", output, nil, variable)
+            assert.matches("proxy http://127.0.0.1:" .. proxy.port, output, 1, true)
+            assert.is_nil(output:find("s3cret", 1, true), variable .. ": " .. output)
+        end
+        -- a refused password is not shown either, nor retried
+        local output = run_with_env({ https_proxy = "http://alice:wrong-pw@127.0.0.1:" .. proxy.port },
+            list_chunk("{}"))
+        assert.matches("^nil\tauthentication failed: proxy failed: ", output)
+        assert.is_nil(output:find("wrong-pw", 1, true), output)
+    end)
+
+    it("is verified with ca_file, or not at all with ssl_verify = false, when it is https://", function()
+        proxy = connect_proxy.start { tls = true }
+        local env = { https_proxy = "https://127.0.0.1:" .. proxy.port }
+        local output = run_with_env(env, list_chunk("{ retries = 0 }")) -- ca_file is the test CA
+        assert.matches("^200\tnil\ttable", output)
+        assert.are.equal(1, #proxy:entries())
+        output = run_with_env(env, list_chunk("{ retries = 0, ssl_verify = false, ca_file = mock.other_ca_file }"))
+        assert.matches("^200\tnil\ttable", output)
+        -- verified: a ca_file without the proxy's CA refuses it
+        mock.setup()
+        output = run_with_env(env, list_chunk("{ retries = 0, ca_file = mock.other_ca_file }"))
+        assert.matches("^nil\tauthentication failed: TLS failed", output)
+        assert.are.same({}, mock.requests())
+    end)
+
+    it("is checked when the client is made, naming the variable and never quoting it", function()
+        for _, variable in ipairs { "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" } do
+            local output = run_with_env({ [variable] = "http://127.0.0.1:99999" },
+                "local mmc = require 'mmc'; print(pcall(mmc.new, { app_id = 'a', app_key = 'k' }))")
+            assert.matches("false\tmmc: bad environment variable " .. variable
+                .. ": proxy has a malformed port (1 to 65535)", output, 1, true)
+        end
+        local output = run_with_env({ https_proxy = "gopher://bob:hunter2-secret@127.0.0.1:70" },
+            "local mmc = require 'mmc'; print(pcall(mmc.new, { app_id = 'a', app_key = 'k' }))")
+        assert.matches("bad environment variable https_proxy: proxy must be", output, 1, true)
+        assert.is_nil(output:find("hunter2", 1, true))
+        -- proxy = false and MMC_PROXY still win over it
+        output = run_with_env({ https_proxy = "http://127.0.0.1:99999" }, list_chunk("{ proxy = false }"))
+        assert.matches("^200\tnil\ttable", output)
+    end)
+
+    it("takes a host:port without a scheme as http://, as libcurl does", function()
+        proxy = connect_proxy.start()
+        local output = run_with_env({ HTTPS_PROXY = "127.0.0.1:" .. proxy.port }, list_chunk("{}"))
+        assert.matches("^200\tnil\ttable", output)
+        assert.are.equal(1, #proxy:entries())
+        assert.are.equal("CONNECT " .. MOCK_TARGET .. " HTTP/1.1", proxy:entries()[1].request_line)
+    end)
+
+    it("for an http:// endpoint is http_proxy's (never HTTP_PROXY's), redacted and tunnelled too", function()
+        package.path = "spec/faults/?.lua;" .. package.path
+        local server = require("fault_server").start()
+        proxy = connect_proxy.start { user = "alice:s3cret-pw" }
+        local ok, failure = pcall(function()
+            server:fault { listener = "plain", on = "request", action = "respond", path = CONFERENCES,
+                status = 500, count = -1,
+                body = '{"error_code":"MMC.0","error_msg":"saw s3cret-pw"}' }
+            local chunk = "local mmc = require 'mmc'; local c = mmc.new { app_id = 'a', app_key = 'k', "
+                .. "allow_http = true, retries = 0, endpoint = '" .. server.plain_endpoint .. "' }; "
+                .. "print(c:request('GET', '" .. CONFERENCES .. "')); print(c)"
+            local output = run_with_env({ http_proxy = "http://alice:s3cret-pw@127.0.0.1:" .. proxy.port }, chunk)
+            assert.matches("^500\tMMC%.0: saw %*%*%*", output)
+            assert.is_nil(output:find("s3cret", 1, true), output)
+            assert.are.equal(1, #proxy:entries())
+            assert.matches("^CONNECT ", proxy:entries()[1].request_line)
+            -- HTTP_PROXY is not read for http:// (a CGI request can set it), as libcurl does not
+            output = run_with_env({ HTTP_PROXY = "http://127.0.0.1:" .. mock.closed_port() }, chunk)
+            assert.matches("^500\tMMC%.0: saw ", output) -- answered: the dead proxy was not used
+            assert.are.equal(1, #proxy:entries())
+        end)
+        server:stop()
+        assert(ok, failure)
+    end)
+
+    it("is not used for the hosts no_proxy lists", function()
+        local dead = "http://127.0.0.1:" .. mock.closed_port()
+        for _, variable in ipairs { "no_proxy", "NO_PROXY" } do
+            mock.setup()
+            local output = run_with_env({ https_proxy = dead, [variable] = "localhost,127.0.0.1" }, list_chunk("{}"))
+            assert.matches("^200\tnil\ttable", output, nil, variable)
+        end
+    end)
+end)
+
+-- issue 16, 4.5: libcurl reads user info up to the first '@', so "p@ss" would send "p" as the
+-- password to a host named "ss@127.0.0.1"; the client refuses it at once instead.
+describe("a proxy URL with an unencoded '@' in its user info", function()
+    local message = "proxy has an '@' in its user name or password: write it as %40"
+    it("is refused when the client is made, as the option and from the environment", function()
+        local ok, err = pcall(mmc.new, mock.options { proxy = "http://alice:p@ss-word@127.0.0.1:3128" })
+        assert.is_false(ok)
+        assert.matches("option 'proxy': " .. message, err, 1, true)
+        assert.is_nil(err:find("ss-word", 1, true))
+        for _, variable in ipairs { "MMC_PROXY", "https_proxy" } do
+            local output = run_with_env({ [variable] = "http://alice:p@ss-word@127.0.0.1:3128" },
+                "local mmc = require 'mmc'; print(pcall(mmc.new, { app_id = 'a', app_key = 'k' }))")
+            assert.matches("bad environment variable " .. variable .. ": " .. message, output, 1, true)
+            assert.is_nil(output:find("ss-word", 1, true))
+        end
+        -- written as %40 it works
+        local proxy = connect_proxy.start { user = "alice:p@ss-word" }
+        local client = mmc.new(mock.options { proxy = "http://alice:p%40ss-word@127.0.0.1:" .. proxy.port })
+        local status = mock.call(client.request, client, "GET", CONFERENCES)
+        proxy:stop()
+        assert.are.equal(200, status)
     end)
 end)

@@ -221,6 +221,38 @@ describe("client:request", function()
         assert.are.same({}, mock.requests())
     end)
 
+    -- issue 16, 4.1: the method on the wire is the method asked, body or none, and on_request
+    -- reports that method.
+    it("sends every method as asked, with a body or without, and reports it to on_request", function()
+        local seen = {}
+        local watched = mmc.new(mock.options { on_request = function(e) seen[#seen + 1] = e.method end })
+        mock.call(watched.auth, watched)
+        local body = { subject = "method", mediaTypes = "Voice" }
+        local calls = { { "GET" }, { "DELETE" }, { "DELETE", body }, { "PUT" }, { "PUT", body },
+            { "POST" }, { "POST", body }, { "PATCH" }, { "PATCH", body } }
+        for i, call in ipairs(calls) do
+            seen = {}
+            mock.call(watched.request, watched, call[1], CONFERENCES, { body = call[2], retry = false })
+            local label = call[1] .. (call[2] and " with a body" or "")
+            local sent = mock.requests_to(CONFERENCES)
+            assert.are.equal(i, #sent, label)
+            assert.are.equal(call[1], sent[i].method, label)
+            assert.are.same({ call[1] }, seen, label)
+        end
+        watched:close()
+    end)
+
+    it("refuses a GET with a body before sending anything, naming options.body", function()
+        mock.call(client.auth, client)
+        mock.setup()
+        for _, body in ipairs { { subject = "x" }, "{}", "" } do
+            local err = raised(client, "GET", CONFERENCES, { body = body })
+            assert.matches("bad argument #3 to 'request' (options.body: a GET has no body "
+                .. "(send it with POST or PUT, or put the parameters in options.query))", err, 1, true)
+        end
+        assert.are.same({}, mock.requests())
+    end)
+
     describe("retries", function()
         before_each(function() mock.call(client.auth, client) end)
 

@@ -1,8 +1,9 @@
 -- Retries: idempotent requests (authentication, PUT, GET, DELETE) that got no answer because
 -- the connection was refused, reset or closed early, or that were answered 429, 502, 503 or
 -- 504, are sent again up to `retries` times (default 2), after an exponential backoff with
--- jitter (0.25 s doubling, times 0.5..1), never past the call's timeout. Everything else is
--- returned at once.
+-- jitter (0.25 s doubling, times 0.5..1), never past the call's timeout; a throttled answer
+-- (429, APIG.0308) waits 2 to 5 s instead (throttle_spec.lua). Everything else is returned at
+-- once.
 local mock = require "mock"
 local mmc = require "mmc"
 

@@ -19,6 +19,7 @@
 #include "message.h"
 #include "redact.h"
 #include "proxy.h"
+#include "retry.h"
 #include "request.h"
 #include "token.h"
 #include "token_cache.h"
@@ -285,6 +286,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         .ca_file = config->ca_file,
         .user_agent = user_agent,
         .proxy = client->proxy,
+        .no_proxy = config->no_proxy,
     };
     if (mmc_transport_open(&client->transport, &options, problem) != 0) {
         mmc_client_free(client);
@@ -419,35 +421,24 @@ static int send_request(mmc_client *client, mmc_request *request, mmc_response *
     return outcome;
 }
 
-static int is_worth_retrying(long status) {
-    return status == 429 || status == 502 || status == 503 || status == 504;
-}
-
-/* The wait before retry number `attempt` + 1: exponential, with jitter so that many clients
- * refused at once do not come back at once. */
-static double backoff(int attempt) {
-    double delay = MMC_RETRY_BASE_DELAY * (double)(1u << (attempt < 16 ? attempt : 16));
-    if (delay > MMC_RETRY_MAX_DELAY)
-        delay = MMC_RETRY_MAX_DELAY;
-    return delay * (0.5 + 0.5 * mmc_random_unit());
-}
-
 /* send_request, again after a failure or an answer worth retrying, when `idempotent` (see
- * client.h, "Retries"). Returns what the last attempt returned. */
+ * client.h, "Retries", and retry.h for the waits). Returns what the last attempt returned. */
 static int send_with_retries(mmc_client *client, mmc_request *request, mmc_response *response,
                              mmc_result *result, int idempotent) {
     for (int attempt = 0;; attempt++) {
         int outcome = send_request(client, request, response, result);
         if (!idempotent || attempt >= client->retries)
             return outcome;
-        double wait;
+        double wait, shortest = 0;
         if (outcome != 0 && client->transport.failure_is_transient)
-            wait = backoff(attempt);
-        else if (outcome == 0 && is_worth_retrying(response->status))
-            wait = response->retry_after >= 0 ? (double)response->retry_after : backoff(attempt);
-        else
+            wait = mmc_retry_backoff(attempt);
+        else if (outcome != 0 ||
+                 !mmc_retry_after_answer(attempt, response->status, response->body,
+                                         response->body_length, response->retry_after, &wait,
+                                         &shortest))
             return outcome;
-        if (mmc_clock_monotonic() + wait >= client->deadline)
+        wait = mmc_retry_fit(wait, shortest, client->deadline - mmc_clock_monotonic());
+        if (wait < 0)
             return outcome;
         note_retry(client, wait);
         mmc_clock_sleep(wait);
@@ -766,7 +757,9 @@ static int keep_headers(mmc_client *client, const mmc_header *headers, size_t co
 static const char *call_problem(const mmc_api_call *call) {
     if (mmc_request_known_method(call->method) == NULL)
         return "method must be GET, POST, PUT, DELETE or PATCH";
-    const char *problem = mmc_request_path_problem(call->path, call->path_length);
+    const char *problem = mmc_request_body_problem(call->method, call->body != NULL);
+    if (problem == NULL)
+        problem = mmc_request_path_problem(call->path, call->path_length);
     for (size_t i = 0; problem == NULL && i < call->header_count; i++)
         problem = mmc_request_header_problem(&call->headers[i]);
     if (problem == NULL && call->query_length > MMC_MAX_QUERY_LENGTH)

@@ -10,10 +10,11 @@
  * Retries: an idempotent request (authentication, PUT, GET, DELETE; not the POST that sets a
  * subscription, nor a POST or PATCH of mmc_client_request unless its call allows it) that gets no
  * answer because the connection was refused, reset or closed early, or that is answered 429, 502,
- * 503 or 504, is sent again, up to `retries` times, after an exponential backoff with jitter
- * (MMC_RETRY_BASE_DELAY doubling, times a random factor from 0.5 to 1, at most
- * MMC_RETRY_MAX_DELAY), or after what Retry-After asks. A wait that would end past the call's
- * timeout is not started: the last answer or failure is returned at once. Everything else is
+ * 503 or 504 (or throttled with APIG.0308), is sent again, up to `retries` times, after the wait
+ * retry.h chooses: what Retry-After asks, 2 to 5 s after a throttled answer, else an exponential
+ * backoff with jitter. A wait that would end past the call's timeout is not started (a
+ * throttled answer's is shortened when 2 s still fit): the last answer or failure is returned
+ * at once. Everything else is
  * returned at once. With a token cache, the client takes a shared token before authenticating, and
  * shares every token it obtains (token_cache.h).
  *
@@ -42,8 +43,6 @@
 #define MMC_MAX_ID_LENGTH 128
 #define MMC_DEFAULT_RETRIES 2
 #define MMC_MAX_RETRIES 10
-#define MMC_RETRY_BASE_DELAY 0.25 /* seconds before the first retry, doubling each time */
-#define MMC_RETRY_MAX_DELAY 8.0   /* seconds: the longest backoff (Retry-After may ask more) */
 #define MMC_CA_FILE_SCAN_LIMIT ((size_t)16 * 1024 * 1024) /* bytes searched for a certificate */
 
 /* Appended to the message of an authentication answered 401. */
@@ -76,7 +75,10 @@ typedef struct mmc_config {
     size_t max_body;        /* bytes */
     int retries;            /* 0..MMC_MAX_RETRIES: see "Retries" above */
     const char *proxy;      /* NULL: libcurl's environment behaviour; "": none; else a URL
-                             * (proxy.h, transport.h) */
+                             * (proxy.h, transport.h), the option's or the environment's
+                             * (mmc_proxy_from_environment) */
+    const char *no_proxy;   /* with a proxy URL: the hosts that bypass it (libcurl's no_proxy
+                             * syntax), or NULL for none */
     int record_exchanges;   /* 1: keep an exchange log of each call (exchange_log.h) */
 } mmc_config;
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void mmc_owned_sockets_init(mmc_owned_sockets *owned) {
@@ -22,7 +23,7 @@ static int reserve_one(mmc_owned_sockets *owned) {
     if (owned->count < owned->capacity)
         return 0;
     size_t capacity = owned->capacity ? owned->capacity * 2 : 4;
-    curl_socket_t *grown = realloc(owned->sockets, capacity * sizeof *grown);
+    mmc_owned_socket *grown = realloc(owned->sockets, capacity * sizeof *grown);
     if (grown == NULL)
         return -1;
     owned->sockets = grown;
@@ -31,7 +32,9 @@ static int reserve_one(mmc_owned_sockets *owned) {
 }
 
 /* Opens the socket libcurl asks for, close-on-exec from the start: setting FD_CLOEXEC after
- * socket() would leave a moment in which another thread's fork and exec inherit it. */
+ * socket() would leave a moment in which another thread's fork and exec inherit it. Its
+ * identity is noted (one fstat per connection, none per request), for a fork's child to tell
+ * it from whatever later takes its number. */
 curl_socket_t mmc_owned_sockets_open(void *data, curlsocktype purpose,
                                      struct curl_sockaddr *address) {
     mmc_owned_sockets *owned = data;
@@ -50,14 +53,20 @@ curl_socket_t mmc_owned_sockets_open(void *data, curlsocktype purpose,
 #endif
     if (socket_fd == CURL_SOCKET_BAD)
         return CURL_SOCKET_BAD;
-    owned->sockets[owned->count++] = socket_fd;
+    struct stat identity;
+    if (fstat(socket_fd, &identity) != 0) {
+        close(socket_fd);
+        return CURL_SOCKET_BAD;
+    }
+    owned->sockets[owned->count++] =
+        (mmc_owned_socket){socket_fd, identity.st_dev, identity.st_ino};
     return socket_fd;
 }
 
 int mmc_owned_sockets_close(void *data, curl_socket_t socket_fd) {
     mmc_owned_sockets *owned = data;
     for (size_t i = 0; i < owned->count; i++) {
-        if (owned->sockets[i] == socket_fd) {
+        if (owned->sockets[i].fd == socket_fd) {
             owned->sockets[i] = owned->sockets[--owned->count];
             break;
         }
@@ -65,23 +74,18 @@ int mmc_owned_sockets_close(void *data, curl_socket_t socket_fd) {
     return close(socket_fd);
 }
 
-/* dup2 replaces each descriptor atomically: its number is never free, so nothing opened
- * meanwhile (by another thread) can take it and receive what libcurl writes later. Dropping
- * the child's copy of a socket writes nothing on it: the connection stays open for as long as
- * the parent holds its own copy. */
-int mmc_owned_sockets_disown(mmc_owned_sockets *owned) {
-    if (owned->count == 0)
-        return 0;
-    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd < 0)
-        return -1;
-    int failed = 0;
+/* Closing the child's copy of a socket writes nothing on it: the connection stays open for as
+ * long as the parent holds its own copy. A descriptor that is no longer the socket (the child
+ * closed it, and its number went to a file, a pipe, another socket) is not the handle's to
+ * touch. Between the fstat and the close another thread of the child could swap the
+ * descriptor: a child that closes and reopens descriptors on one thread while another makes
+ * mmc's first call after the fork is not supported. */
+void mmc_owned_sockets_disown(mmc_owned_sockets *owned) {
     for (size_t i = 0; i < owned->count; i++) {
-        if (dup2(null_fd, owned->sockets[i]) < 0)
-            failed = 1;
-        else
-            (void)fcntl(owned->sockets[i], F_SETFD, FD_CLOEXEC); /* dup2 clears it */
+        struct stat now;
+        if (fstat(owned->sockets[i].fd, &now) == 0 && S_ISSOCK(now.st_mode) &&
+            now.st_dev == owned->sockets[i].device && now.st_ino == owned->sockets[i].inode)
+            close(owned->sockets[i].fd);
     }
-    close(null_fd);
-    return failed ? -1 : 0;
+    owned->count = 0;
 }

@@ -1,23 +1,32 @@
 /*
  * owned_sockets: the sockets one libcurl easy handle opened, through its open- and
- * close-socket callbacks.
+ * close-socket callbacks, each with its identity (st_dev, st_ino) noted when it was opened.
  *
  * Two promises rest on them. Every socket is made close-on-exec (SOCK_CLOEXEC, set atomically
  * with the socket), so a program started by os.execute or io.popen never inherits the
- * connection to the server. And after a fork, a child that inherited a handle can disown the
- * parent's connections without touching them: each socket is replaced by /dev/null (same
- * descriptor number), so when the old handle is cleaned up, its TLS close_notify and the
- * close go nowhere, and the parent's connection carries on untouched.
+ * connection to the server. And after a fork, a child that inherited a handle lets go of the
+ * parent's connections without touching them: it closes its copy of each descriptor that is
+ * still the socket the handle opened (the same st_dev and st_ino), which writes nothing on the
+ * connection; a descriptor the child closed itself and whose number now holds something else
+ * (a file it opened, say) is left alone. The inherited handle is then abandoned, never cleaned
+ * up (transport.h says why).
  */
 #ifndef MMC_OWNED_SOCKETS_H
 #define MMC_OWNED_SOCKETS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 
+typedef struct mmc_owned_socket {
+    curl_socket_t fd;
+    dev_t device; /* the socket's identity, as fstat saw it when it was opened */
+    ino_t inode;
+} mmc_owned_socket;
+
 typedef struct mmc_owned_sockets {
-    curl_socket_t *sockets; /* open now, in the order they were opened */
+    mmc_owned_socket *sockets; /* open now, in the order they were opened */
     size_t count;
     size_t capacity;
 } mmc_owned_sockets;
@@ -34,11 +43,10 @@ curl_socket_t mmc_owned_sockets_open(void *owned, curlsocktype purpose,
 /* CURLOPT_CLOSESOCKETFUNCTION, with the list as CURLOPT_CLOSESOCKETDATA. */
 int mmc_owned_sockets_close(void *owned, curl_socket_t socket);
 
-/* In a process that inherited the sockets: puts /dev/null in place of each (the descriptor
- * number stays taken), so that nothing libcurl does with them later reaches the peer; the
- * handle can then be cleaned up, and closes them through mmc_owned_sockets_close. 0, or -1
- * when /dev/null could not be put in place of every socket (no descriptor left, say): then
- * the handle must be abandoned, never cleaned up. */
-int mmc_owned_sockets_disown(mmc_owned_sockets *owned);
+/* In a process that inherited the sockets (a fork's child): closes each descriptor that is
+ * still the socket noted when it was opened, leaves any other alone, and empties the list.
+ * Nothing is written on any connection. The handle that opened them must never be used or
+ * cleaned up afterwards. */
+void mmc_owned_sockets_disown(mmc_owned_sockets *owned);
 
 #endif

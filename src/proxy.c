@@ -1,5 +1,6 @@
 #include "proxy.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -52,8 +53,11 @@ const char *mmc_proxy_problem(const char *proxy) {
         return "proxy must not have a path, a query or a fragment";
     size_t user_info = 0;
     const char *host = proxy + start;
-    if (mmc_proxy_user_info(proxy, &user_info) != NULL)
+    if (mmc_proxy_user_info(proxy, &user_info) != NULL) {
+        if (memchr(proxy + start, '@', user_info) != NULL)
+            return "proxy has an '@' in its user name or password: write it as %40";
         host += user_info + 1;
+    }
     size_t host_length = (size_t)(proxy + start + authority - host);
     if (host_length == 0 || host[0] == ':')
         return "proxy has no host name";
@@ -94,4 +98,30 @@ int mmc_proxy_describe(mmc_buffer *out, const char *proxy) {
     return mmc_buffer_append(out, proxy, start) != 0 || mmc_buffer_append(out, host, host_length)
                ? -1
                : 0;
+}
+
+/* The first of `names` set to something, or NULL. */
+static const char *first_set(const char *const *names, size_t count, const char **variable) {
+    for (size_t i = 0; i < count; i++) {
+        const char *value = getenv(names[i]);
+        if (value != NULL && value[0] != '\0') {
+            *variable = names[i];
+            return value;
+        }
+    }
+    return NULL;
+}
+
+const char *mmc_proxy_from_environment(int https, const char **variable) {
+    static const char *const for_https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    static const char *const for_http[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    *variable = NULL;
+    return https ? first_set(for_https, sizeof for_https / sizeof for_https[0], variable)
+                 : first_set(for_http, sizeof for_http / sizeof for_http[0], variable);
+}
+
+const char *mmc_proxy_no_proxy_from_environment(void) {
+    static const char *const names[] = {"no_proxy", "NO_PROXY"};
+    const char *variable = NULL;
+    return first_set(names, 2, &variable);
 }

@@ -18,6 +18,10 @@ int mmc_request_method_is_idempotent(const char *method) {
            strcmp(method, "DELETE") == 0;
 }
 
+const char *mmc_request_body_problem(const char *method, int has_body) {
+    return has_body && strcmp(method, "GET") == 0 ? MMC_GET_BODY_PROBLEM : NULL;
+}
+
 static int hex_value(unsigned char c) {
     if (c >= '0' && c <= '9')
         return c - '0';

@@ -45,6 +45,13 @@ const char *mmc_request_known_method(const char *method);
  * DELETE (idempotent), not POST or PATCH. */
 int mmc_request_method_is_idempotent(const char *method);
 
+/* The sentence refusing a GET with a body (a GET is sent without one, never turned into
+ * something else), or NULL when `method` may carry the body it has (`has_body`). */
+#define MMC_GET_BODY_PROBLEM                                                                       \
+    "options.body: a GET has no body (send it with POST or PUT, or put the parameters in "        \
+    "options.query)"
+const char *mmc_request_body_problem(const char *method, int has_body);
+
 /* NULL when `path` (of `length` bytes) is an acceptable API path, else a sentence saying why
  * not. */
 const char *mmc_request_path_problem(const char *path, size_t length);

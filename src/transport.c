@@ -94,6 +94,14 @@ static const char *set_fixed_options(mmc_transport *transport,
         SET(CURLOPT_CAINFO, options->ca_file);
         SET(CURLOPT_CAPATH, (char *)NULL);
     }
+    /* The same trust for an https:// proxy, wherever its URL came from (the option, the
+     * environment, or libcurl's own reading of it for a C caller that passed NULL). */
+    SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
+    SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
+    if (options->ca_file != NULL) {
+        SET(CURLOPT_PROXY_CAINFO, options->ca_file);
+        SET(CURLOPT_PROXY_CAPATH, (char *)NULL);
+    }
     return NULL;
 }
 
@@ -107,17 +115,11 @@ static const char *set_proxy_options(mmc_transport *transport,
     SET(CURLOPT_PROXY, options->proxy); /* "" turns the environment's proxies off */
     if (options->proxy[0] == '\0')
         return NULL;
-    /* Every request goes through it (no_proxy in the environment does not apply), and an
-     * http(s) proxy only ever sees CONNECT host:port: the request, with its token, travels
-     * inside the TLS tunnel. */
-    SET(CURLOPT_NOPROXY, "");
+    /* Every request goes through it but for the hosts `no_proxy` lists (none for the option's
+     * proxy: libcurl would otherwise read the environment's), and an http(s) proxy only ever
+     * sees CONNECT host:port: the request, with its token, travels inside the TLS tunnel. */
+    SET(CURLOPT_NOPROXY, options->no_proxy != NULL ? options->no_proxy : "");
     SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
-    SET(CURLOPT_PROXY_SSL_VERIFYPEER, options->ssl_verify ? 1L : 0L);
-    SET(CURLOPT_PROXY_SSL_VERIFYHOST, options->ssl_verify ? 2L : 0L);
-    if (options->ca_file != NULL) { /* the only trust anchor for the proxy too */
-        SET(CURLOPT_PROXY_CAINFO, options->ca_file);
-        SET(CURLOPT_PROXY_CAPATH, (char *)NULL);
-    }
     return NULL;
 }
 
@@ -149,12 +151,23 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
     return 0;
 }
 
+/* A fork's child lets go of the handle it inherited: closes its copies of the parent's
+ * connections (those still there: owned_sockets.h) and abandons the handle, deliberately
+ * leaking it. curl_easy_cleanup would send the parent's TLS close_notify on a connection
+ * whose descriptor the child may still share, and close descriptors mmc never opened and
+ * cannot identify (libcurl's internal socketpair), whose numbers the child may have reused
+ * for files of its own. The leak is one handle's memory, once per client per fork. */
+static void abandon_inherited(mmc_transport *transport) {
+    mmc_owned_sockets_disown(&transport->sockets);
+    transport->easy = NULL;
+}
+
 void mmc_transport_close(mmc_transport *transport) {
     if (transport->easy != NULL) {
-        /* A fork's child must not clean up the parent's connections: abandoned if it cannot
-         * disown them. */
-        if (transport->owner == getpid() || mmc_owned_sockets_disown(&transport->sockets) == 0)
+        if (transport->owner == getpid())
             curl_easy_cleanup(transport->easy);
+        else
+            abandon_inherited(transport);
         transport->easy = NULL;
     }
     mmc_owned_sockets_free(&transport->sockets);
@@ -162,17 +175,15 @@ void mmc_transport_close(mmc_transport *transport) {
 }
 
 /* A fork's child inherits the handle with the parent's open connection and its TLS state:
- * both processes writing on it would mix up their requests and answers, and cleaning it up
- * would send the parent's close_notify. The child goes on with a copy of the handle (the same
- * settings, no connection) and lets go of the inherited one without a byte on the wire.
- * Returns -1, keeping the inherited handle unused, when no copy could be made. */
+ * both processes writing on it would mix up their requests and answers. The child goes on
+ * with a copy of the handle (the same settings, no connection) and abandons the inherited one
+ * without a byte on the wire. Returns -1, keeping the inherited handle unused, when no copy
+ * could be made. */
 static int leave_parent_connections(mmc_transport *transport) {
     CURL *fresh = curl_easy_duphandle(transport->easy);
     if (fresh == NULL)
         return -1;
-    if (mmc_owned_sockets_disown(&transport->sockets) == 0)
-        curl_easy_cleanup(transport->easy); /* closes them through the list */
-    transport->sockets.count = 0;           /* closed, or the abandoned handle's for good */
+    abandon_inherited(transport);
     transport->easy = fresh;
     transport->owner = getpid();
     return 0;
@@ -358,10 +369,12 @@ static struct curl_slist *build_headers(const mmc_request *request,
     return list;
 }
 
-/* Method and body. A PUT or POST without a body still sends "Content-Length: 0". */
+/* Method and body. A PUT or POST without a body still sends "Content-Length: 0". libcurl
+ * sends POST with a body and GET without one: any other method (a GET with a body included,
+ * though the client refuses those before they get here) is named with CUSTOMREQUEST, so the
+ * method on the wire is always the one asked. */
 static CURLcode set_method(CURL *easy, const mmc_request *request) {
     CURLcode code = CURLE_OK;
-    int is_get = strcmp(request->method, "GET") == 0;
     int has_body = request->body != NULL || strcmp(request->method, "PUT") == 0 ||
                    strcmp(request->method, "POST") == 0;
     if (!has_body) {
@@ -375,8 +388,9 @@ static CURLcode set_method(CURL *easy, const mmc_request *request) {
     }
     if (code == CURLE_OK)
         code = curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST,
-                                is_get || strcmp(request->method, "POST") == 0 ? NULL
-                                                                               : request->method);
+                                strcmp(request->method, has_body ? "POST" : "GET") == 0
+                                    ? NULL
+                                    : request->method);
     return code;
 }
 

@@ -11,8 +11,12 @@
  *
  * Its sockets are close-on-exec, and a process forked from the one that opened it never uses
  * or closes the parent's connection (nor its TLS state): before its first request, or when it
- * closes the transport, the child lets go of them without a byte on the wire and goes on with
- * a fresh handle with the same settings (see owned_sockets.h).
+ * closes the transport, the child closes its copies of the sockets that are still the ones
+ * opened (owned_sockets.h), abandons the inherited libcurl handle (never cleaned up: that
+ * would close descriptor numbers the child may have reused), and goes on with a fresh handle
+ * with the same settings. libcurl's own socketpair (made with the handle's first request, for
+ * its internal wake-ups) is libcurl's: not close-on-exec in libcurl 7.88, and left to the child
+ * as it inherited it.
  *
  * It knows nothing of the Huawei API: answers of any status are returned as they came, and a
  * failure to get one is described as "<what failed>: <libcurl's detail>[; <hint>]", the hint
@@ -43,6 +47,9 @@ typedef struct mmc_transport_options {
      * (http://, https:// or socks5h://), used for every request, through a CONNECT tunnel for
      * http(s):// proxies, whatever no_proxy says. */
     const char *proxy;
+    /* With a proxy URL, the hosts that bypass it (libcurl's CURLOPT_NOPROXY syntax, as the
+     * environment's no_proxy), or NULL: none. */
+    const char *no_proxy;
 } mmc_transport_options;
 
 typedef struct mmc_request {

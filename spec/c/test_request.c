@@ -125,6 +125,10 @@ static void checks_proxies_and_hides_their_credentials(void) {
     CHECK(mmc_proxy_problem("http://h/x") != NULL);
     CHECK(mmc_proxy_problem("http://u:p@") != NULL);
     CHECK(mmc_proxy_problem("http://h x") != NULL);
+    /* an '@' in the user info must be written %40 (libcurl would end the user info there) */
+    CHECK(mmc_proxy_problem("http://alice:p@ss@127.0.0.1:1") != NULL);
+    CHECK(strstr(mmc_proxy_problem("http://alice:p@ss@127.0.0.1:1"), "%40") != NULL);
+    CHECK(mmc_proxy_problem("http://alice:p%40ss@127.0.0.1:1") == NULL);
     size_t length = 0;
     const char *user_info = mmc_proxy_user_info("http://alice:p@ss@127.0.0.1:1", &length);
     CHECK(user_info != NULL && length == 10 && memcmp(user_info, "alice:p@ss", 10) == 0);
@@ -135,11 +139,21 @@ static void checks_proxies_and_hides_their_credentials(void) {
     mmc_buffer_free(&out);
 }
 
+/* A GET has no body; every other method may have one. */
+static void refuses_a_get_with_a_body(void) {
+    CHECK(mmc_request_body_problem("GET", 1) != NULL);
+    CHECK(mmc_request_body_problem("GET", 0) == NULL);
+    CHECK(mmc_request_body_problem("DELETE", 1) == NULL);
+    CHECK(mmc_request_body_problem("PATCH", 1) == NULL);
+    CHECK(mmc_request_body_problem("PUT", 0) == NULL);
+}
+
 int main(void) {
     accepts_api_paths();
     refuses_paths_that_could_leave_the_endpoint();
     checks_headers();
     builds_sorted_escaped_queries();
     checks_proxies_and_hides_their_credentials();
+    refuses_a_get_with_a_body();
     return check_report("request");
 }
