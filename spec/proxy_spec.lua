@@ -154,9 +154,9 @@ describe("the proxy option", function()
     it("with proxy = false, ignores a dead https_proxy from the environment", function()
         local dead = "http://127.0.0.1:" .. mock.closed_port()
         local env = { https_proxy = dead, HTTPS_PROXY = dead }
-        -- unset: the environment's proxy is taken (and fails)
+        -- unset: the environment's proxy is taken (and fails, naming the proxy)
         local output = run_with_env(env, list_chunk("{ retries = 0 }"))
-        assert.matches("^nil\tauthentication failed: connection failed", output)
+        assert.matches("^nil\tauthentication failed: proxy connection failed: .*%(proxy " .. dead:gsub("%p", "%%%0") .. "%)", output)
         assert.are.same({}, mock.requests())
         -- false: straight to the endpoint
         output = run_with_env(env, list_chunk("{ proxy = false }"))
