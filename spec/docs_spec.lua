@@ -246,6 +246,18 @@ describe("the documentation's shape", function()
         assert.is_true(named > 0)
     end)
 
+    it("has bench/results.md and the figures of docs/speed.md as bench/report.py writes them from one run", function()
+        -- bench/run keeps the run's raw lines in bench/results.txt; a figure edited by hand, or
+        -- spliced in from another run, makes the report differ.
+        local pipe = assert(io.popen("python3 bench/report.py --check bench/results.txt bench/results.md docs/speed.md 2>&1; echo \"exit=$?\""))
+        local output = pipe:read("*a")
+        pipe:close()
+        assert.are.equal("exit=0\n", output)
+        local speed = assert(read("docs/speed.md"))
+        assert.truthy(speed:find("<!-- bench/report.py: calls -->\n| client |", 1, true))
+        assert.truthy(assert(read("bench/results.txt")):find("\nMETA tree ", 1, true))
+    end)
+
     it("keeps CI calling README's two commands", function()
         local ci = assert(read(".ci/run"))
         local block = docs.marked_block("README.md", "run by .ci/run")
