@@ -1,7 +1,16 @@
 #!/usr/bin/env python3
-"""Turns the raw lines bench/run collected into the table it prints and bench/results.md.
+"""Turns the raw lines bench/run collected into the table it prints, bench/results.md and the
+figures of docs/speed.md.
 
-    report.py RESULTS.txt CG_DIFF.txt OUT.md
+    report.py RESULTS.txt OUT.md [SPEED.md]          writes OUT.md (and SPEED.md's figures)
+    report.py --check RESULTS.txt OUT.md SPEED.md    fails unless both are what it would write
+
+bench/run keeps its raw lines in bench/results.txt, beside the results.md and speed.md written
+from them, so that the check (spec/docs_spec.lua runs it) proves no figure was edited by hand
+or spliced in from another run. In SPEED.md, the text between a line
+`<!-- bench/report.py: NAME -->` and the next `<!-- end of bench/report.py -->` is replaced by
+the block NAME (run, calls, instructions, profile, auth, wan, targets); the rest is prose
+without figures.
 
 RESULTS.txt holds, one a line:
     RESULT <key> calls=N wall=S cpu=S p50=US p99=US hwm=KB [first=US]
@@ -9,6 +18,7 @@ RESULTS.txt holds, one a line:
     COUNT calls=N appauth=N
     RSS [lua=luajit] calls=N rss_1k=KB rss_n=KB hwm=KB
     CG <key> calls=N ir=N
+    CGDIFF <a line of bench/cg_diff.py's table>
     META <name> <text>
 The lines are in the order the runs were made. Every client run sits next to floor runs; its
 ratio to the floor is taken against the floor runs just before and after it (the machine's
@@ -55,11 +65,15 @@ def load(path):
     order = []   # (key, result) in the order the runs were made
     wrk = count = None
     rss = {}
+    cg_diff = []
     for line in open(path):
         words = line.split()
         if not words:
             continue
         tag = words[0]
+        if tag == "CGDIFF":
+            cg_diff.append(line.rstrip("\n")[len("CGDIFF "):])
+            continue
         if tag == "RESULT":
             r = kv(words[2:])
             r["rate"] = r["calls"] / r["wall"]
@@ -79,7 +93,7 @@ def load(path):
         elif tag == "META":
             meta[words[1]] = " ".join(words[2:])
     pair_with_floor(order)
-    return results, cg, meta, wrk, count, rss
+    return results, cg, meta, wrk, count, rss, cg_diff
 
 
 def pair_with_floor(order):
@@ -133,9 +147,10 @@ def ratio(x, base, digits=2):
     return "{:.{}f}x".format(r, digits)
 
 
-def main():
-    results_path, cg_diff_path, out_path = sys.argv[1:4]
-    results, cg, meta, wrk, count, rss = load(results_path)
+def report(results_path):
+    """The text of results.md, the blocks of speed.md, and what to print."""
+    results, cg, meta, wrk, count, rss, cg_diff = load(results_path)
+    blocks = {}
     best = {k: summary(v) for k, v in results.items()}
     floor = best.get("floor")
     lines = []
@@ -153,6 +168,7 @@ def main():
             fmt(r["p50"], 1), fmt(r["p99"], 1), fmt(r["cpu_us"], 1),
             ratio(r["vs_cpu"], 1, 2), fmt(r["hwm"] / 1024, 1), r["runs"]))
     main_table = list(lines)
+    blocks["calls"] = main_table
 
     # ---- ratios the targets are about
     def rate(k):   # throughput relative to the floor, from the paired ratios
@@ -245,6 +261,7 @@ def main():
                        ("mmc", "mmc (git)")):
         if key in meta:
             m("- %s: %s" % (label, meta[key]))
+    m("- %s" % run_of(meta))
     if "load_start" in meta:
         m("- load average (1, 5, 15 min) when the run began: %s; when it ended: %s (the "
           "benchmark itself keeps about 1.5 cores busy; more means other work shared the "
@@ -288,16 +305,18 @@ def main():
         m("`POST /v2/usg/acs/auth/appauth`, each with a fresh 48-hex nonce and HMAC-SHA256 "
           "signature, over one kept-alive connection; the server verifies every signature.")
         m("")
-        m("| client | auth/s | vs floor | median µs | CPU µs/call | CPU vs floor |")
-        m("|---|---:|---:|---:|---:|---:|")
+        table = ["| client | auth/s | vs floor | median µs | CPU µs/call | CPU vs floor |",
+                 "|---|---:|---:|---:|---:|---:|"]
         for key, name in (("floor", "C floor: raw libcurl + OpenSSL HMAC"),
                           ("mmc54", "mmc, Lua 5.4 (`mmc.auth`)"), ("mmcjit", "mmc, LuaJIT 2.1")):
             r = best.get("auth_" + key)
             if r:
-                m("| %s | %s | %s | %s | %s | %s |" % (
+                table.append("| %s | %s | %s | %s | %s | %s |" % (
                     name,
                     fmt(r["rate"]), ratio(r["vs_rate"], 1, 3), fmt(r["p50"], 1),
                     fmt(r["cpu_us"], 1), ratio(r["vs_cpu"], 1)))
+        blocks["auth"] = table
+        md.extend(table)
         m("")
     if wan:
         m("## WAN mode: %g ms one way (RTT %g ms) through `bench/delay_proxy.py`" %
@@ -310,15 +329,17 @@ def main():
           "the curl command) are handed a request signed in advance, so they make the same "
           "round trips.")
         m("")
-        m("| client | first call ms | first call RTT | steady ms | steady RTT | runs |")
-        m("|---|---:|---:|---:|---:|---:|")
+        table = ["| client | first call ms | first call RTT | steady ms | steady RTT | runs |",
+                 "|---|---:|---:|---:|---:|---:|"]
         for key, name in ROWS:
             if key in wan:
                 first, steady, n = wan[key]
-                m("| %s | %s | %s | %s | %s | %d |" % (
+                table.append("| %s | %s | %s | %s | %s | %d |" % (
                     name, fmt(first / 1000 if first else None, 1),
                     fmt(first / rtt_us if first else None, 2), fmt(steady / 1000, 1),
                     fmt(steady / rtt_us, 2), n))
+        blocks["wan"] = ["Over a %g ms round trip (%g ms each way):" % (2 * delay_ms, delay_ms), ""] + table
+        md.extend(table)
         m("")
         m("OpenResty is not run through the proxy: its calls are mmc's, the same round trips "
           "as the mmc rows.")
@@ -331,19 +352,21 @@ def main():
           "whole process counts: Lua interpreter, mmc, libcurl, OpenSSL, libc." %
           " and ".join(fmt(n) for n in sorted(next(iter(cg.values())))))
         m("")
-        m("| client | instructions/call | vs floor |")
-        m("|---|---:|---:|")
+        table = ["| client | instructions/call | vs floor |", "|---|---:|---:|"]
         for key in ("floor", "mmc54", "mmcjit", "mmc54request", "mmc54hook"):
             if key in ir:
-                m("| %s | %s | %s |" % (NAMES[key], fmt(ir[key]), ratio(ir[key], ir["floor"], 3)))
+                table.append("| %s | %s | %s |" % (NAMES[key], fmt(ir[key]),
+                                                  ratio(ir[key], ir["floor"], 3)))
+        blocks["instructions"] = table
+        md.extend(table)
         m("")
-        if os.path.exists(cg_diff_path):
+        if cg_diff:
+            profile = ["```text"] + cg_diff + ["```"]
+            blocks["profile"] = profile
             m("Where mmc (Lua 5.4) spends more than the floor, per call (self instructions by "
               "function; `bench/cg_diff.py`):")
             m("")
-            m("```")
-            md.extend(open(cg_diff_path).read().rstrip().splitlines())
-            m("```")
+            md.extend(profile)
             m("")
     m("## Targets (issues 6 and 11)")
     m("")
@@ -359,20 +382,77 @@ def main():
       "`build-bench-floor/results-callgrind.md`). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1.")
-    with open(out_path, "w") as f:
-        f.write("\n".join(md) + "\n")
-
-    print()
-    print("\n".join(main_table))
+    blocks["targets"] = ["| target | measured | |", "|---|---|---|"] + targets
+    blocks["run"] = ["The figures below are written by `bench/report.py` from the raw lines of one "
+                     "run of `bench/run%s` (`bench/results.txt`; the whole report is "
+                     "`bench/results.md`): %s." % (" --quick" if meta.get("quick") == "1" else "",
+                                                    run_of(meta))]
+    printed = [""] + main_table
     if wrk:
-        print("\nserver capacity (wrk -t2 -c32, same URL, same run): %s requests/s" %
-              fmt(wrk.get("requests_per_s")))
-    print()
-    print("| target | measured | |")
-    print("|---|---|---|")
-    print("\n".join(targets))
-    print()
-    print("bench: full results in %s" % os.path.relpath(out_path))
+        printed += ["", "server capacity (wrk -t2 -c32, same URL, same run): %s requests/s" %
+                    fmt(wrk.get("requests_per_s"))]
+    printed += ["", "| target | measured | |", "|---|---|---|"] + targets
+    return "\n".join(md) + "\n", blocks, printed
 
+
+def run_of(meta):
+    """When, of which commit, on how loaded a machine."""
+    tree = meta.get("tree", "?")
+    return "%s, commit %s (%s)%s" % (
+        meta.get("date", "?"), meta.get("commit", meta.get("mmc", "?")),
+        "a clean tree" if tree == "clean" else "tree " + tree,
+        ", load average %s at the start and %s at the end" % (
+            meta["load_start"], meta.get("load_end", "?")) if "load_start" in meta else "")
+
+
+BEGIN, END = "<!-- bench/report.py: ", "<!-- end of bench/report.py -->"
+
+
+def with_blocks(text, blocks):
+    """`text` (speed.md) with each generated block replaced by the block of that name."""
+    out, lines, i = [], text.split("\n"), 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        if line.startswith(BEGIN) and line.endswith(" -->"):
+            name = line[len(BEGIN):-len(" -->")]
+            while i < len(lines) and lines[i] != END:
+                i += 1
+            if i == len(lines):
+                sys.exit("report.py: %s is not closed by %s" % (line, END))
+            out.extend(blocks.get(name, ["(not measured in this run)"]))
+            out.append(END)
+            i += 1
+    return "\n".join(out)
+
+
+def main():
+    check = sys.argv[1:2] == ["--check"]
+    args = sys.argv[2:] if check else sys.argv[1:]
+    if len(args) not in (2, 3) or (check and len(args) != 3):
+        sys.exit(__doc__)
+    results_path, out_path = args[:2]
+    speed_path = args[2] if len(args) == 3 else None
+    md, blocks, printed = report(results_path)
+    speed = with_blocks(open(speed_path).read(), blocks) if speed_path else None
+    if check:
+        stale = [path for path, text in ((out_path, md), (speed_path, speed))
+                 if open(path).read() != text]
+        if stale:
+            sys.exit("report.py: %s not what bench/report.py writes from %s: figures edited by "
+                     "hand, or from another run (run bench/run)" % (" and ".join(stale),
+                                                                      results_path))
+        return
+    with open(out_path, "w") as f:
+        f.write(md)
+    if speed_path:
+        with open(speed_path, "w") as f:
+            f.write(speed)
+    print("\n".join(printed))
+    print()
+    print("bench: full results in %s%s" % (os.path.relpath(out_path),
+                                           " and the figures in " + os.path.relpath(speed_path)
+                                           if speed_path else ""))
 
 main()

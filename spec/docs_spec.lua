@@ -4,7 +4,9 @@
 --     LUA_PATH='lua/?.lua;;' LUA_CPATH='<MMC_BUILD_DIR>/?.so;;' <lua> script.lua, against the
 --     local server set up from examples/local-server.json and its environment (MMC_ENDPOINT,
 --     MMC_APP_ID, MMC_APP_KEY, MMC_CA_FILE, MMC_WEBHOOK_ID, as scripts/mock exports them),
---     and must exit 0 within 60 s with no secret in its output;
+--     and must exit 0 within 60 s with no secret in its output; each `--> expected` comment
+--     must be what the block printed there (spec/support/docs.lua: `...` stands for any text
+--     within a line, a run of spaces for any run of spaces and tabs);
 --   - a block directly under `<!-- from PATH -->` (an nginx config, a snippet that runs only
 --     inside nginx) is not run here: it must be a verbatim excerpt of PATH, whole lines, and a
 --     spec runs PATH; an ```nginx block must have one;
@@ -93,6 +95,36 @@ local function location(block)
     return block.path .. ":" .. block.line
 end
 
+-- Compares each `-->` of a Lua block with what the block printed up to there (docs.lua says
+-- how); returns nil when all match, else where and what differs.
+local function output_mismatch(block, expected, output)
+    local printed = {}
+    local from = 1
+    while true do
+        local at, after = output:find(docs.OUTPUT_MARKER, from, true)
+        if not at then break end
+        printed[#printed + 1] = output:sub(from, at - 1)
+        from = after + 1
+    end
+    for i, want in ipairs(expected) do
+        local where = block.path .. ":" .. (block.line + want.line)
+        if not printed[i] then return where .. ": the block ended before this `-->`:\n" .. output end
+        local same, why = docs.output_matches(want.text, printed[i])
+        if not same then return where .. ": the documented output is not what the line printed (" .. why .. ")" end
+    end
+    return nil
+end
+
+-- Runs a Lua block as a script as users would; returns whether it exited 0, its output and
+-- the `-->` that differs from what it printed (nil when none).
+local function run_lua_block(block)
+    local text, expected = docs.expected_output(block.text)
+    local script = files.write_temp(text, ".lua")
+    local ok, output = run(shell_quote(INTERPRETER) .. " " .. shell_quote(script))
+    os.remove(script)
+    return ok, output, output_mismatch(block, expected, output)
+end
+
 for _, path in ipairs(docs.files()) do
     describe(path, function()
         before_each(function()
@@ -117,11 +149,10 @@ for _, path in ipairs(docs.files()) do
             elseif block.lang == "lua" then
                 it("runs the Lua block at line " .. block.line .. " as a script against the local server", function()
                     assert(marker == "", location(block) .. ": a lua block runs as a script; only <!-- from PATH --> may mark it")
-                    local script = files.write_temp(block.text, ".lua")
-                    local ok, output = run(shell_quote(INTERPRETER) .. " " .. shell_quote(script))
-                    os.remove(script)
+                    local ok, output, mismatch = run_lua_block(block)
                     assert(ok, location(block) .. " failed under " .. INTERPRETER .. ":\n" .. output)
                     mock.assert_no_secret(output)
+                    assert(not mismatch, mismatch)
                 end)
             elseif block.lang == "nginx" then
                 it("shows the nginx block at line " .. block.line .. " from an example a spec runs", function()
@@ -161,25 +192,29 @@ for _, path in ipairs(docs.files()) do
             end
         end
 
-        it("links only to files and headings in the repository", function()
-            local text = read(path)
-            local directory = path:match("^(.*)/[^/]*$")
-            -- Links outside code spans and blocks: drop fenced blocks and `code` first.
-            local prose = text:gsub("\n```.-\n```", "\n"):gsub("`[^`\n]*`", "")
-            for target in prose:gmatch("%]%(([^)%s]+)%)") do
-                assert(not target:match("^%a+:") and not target:match("^//"),
-                    path .. ": the link " .. target .. " leaves the repository")
-                local file, anchor = target:match("^([^#]*)#?(.*)$")
-                local resolved = file == "" and path or (directory and (directory .. "/" .. file) or file)
-                resolved = resolved:gsub("[^/]+/%.%./", "")
-                assert(not resolved:match("^%.%./") and not resolved:match("^/"),
-                    path .. ": the link " .. target .. " leaves the repository")
-                assert(exists(resolved), path .. ": the link " .. target .. " names a file that does not exist")
-                if anchor ~= "" then
-                    assert(anchors_of(resolved)[anchor], path .. ": the link " .. target .. " names no heading of " .. resolved)
+        -- Links outside code spans and blocks (fenced blocks and `code` dropped first). A
+        -- document without links has no such test: it would check nothing.
+        local links = {}
+        local prose = read(path):gsub("\n```.-\n```", "\n"):gsub("`[^`\n]*`", "")
+        for target in prose:gmatch("%]%(([^)%s]+)%)") do links[#links + 1] = target end
+        if #links > 0 then
+            it("links only to files and headings in the repository (" .. #links .. " links)", function()
+                local directory = path:match("^(.*)/[^/]*$")
+                for _, target in ipairs(links) do
+                    assert(not target:match("^%a+:") and not target:match("^//"),
+                        path .. ": the link " .. target .. " leaves the repository")
+                    local file, anchor = target:match("^([^#]*)#?(.*)$")
+                    local resolved = file == "" and path or (directory and (directory .. "/" .. file) or file)
+                    resolved = resolved:gsub("[^/]+/%.%./", "")
+                    assert(not resolved:match("^%.%./") and not resolved:match("^/"),
+                        path .. ": the link " .. target .. " leaves the repository")
+                    assert(exists(resolved), path .. ": the link " .. target .. " names a file that does not exist")
+                    if anchor ~= "" then
+                        assert(anchors_of(resolved)[anchor], path .. ": the link " .. target .. " names no heading of " .. resolved)
+                    end
                 end
-            end
-        end)
+            end)
+        end
     end)
 end
 
@@ -211,11 +246,66 @@ describe("the documentation's shape", function()
         assert.is_true(named > 0)
     end)
 
+    it("has bench/results.md and the figures of docs/speed.md as bench/report.py writes them from one run", function()
+        -- bench/run keeps the run's raw lines in bench/results.txt; a figure edited by hand, or
+        -- spliced in from another run, makes the report differ.
+        local pipe = assert(io.popen("python3 bench/report.py --check bench/results.txt bench/results.md docs/speed.md 2>&1; echo \"exit=$?\""))
+        local output = pipe:read("*a")
+        pipe:close()
+        assert.are.equal("exit=0\n", output)
+        local speed = assert(read("docs/speed.md"))
+        assert.truthy(speed:find("<!-- bench/report.py: calls -->\n| client |", 1, true))
+        assert.truthy(assert(read("bench/results.txt")):find("\nMETA tree ", 1, true))
+    end)
+
     it("keeps CI calling README's two commands", function()
         local ci = assert(read(".ci/run"))
         local block = docs.marked_block("README.md", "run by .ci/run")
         for command in block:gmatch("[^\n]+") do
             assert.truthy(ci:find("\n" .. command .. "\n", 1, true), ".ci/run does not run `" .. command .. "`")
         end
+    end)
+end)
+
+describe("the documented-output check (`-->`)", function()
+    before_each(function()
+        mock.setup { apps = local_server.apps, webhook_ids = local_server.webhook_ids,
+                     token_valid_period = local_server.token_valid_period }
+    end)
+
+    it("matches `...` to any text within a line and spaces to tabs, and nothing else", function()
+        assert.is_true(docs.output_matches("200 ...", "200\tnil\ttable: 0x5581"))
+        assert.is_true(docs.output_matches("a ... b", "a  x y\tb\n\n"))
+        assert.is_true(docs.output_matches("", ""))
+        assert.is_false(docs.output_matches("200 ...", "401\tnil"))
+        assert.is_false(docs.output_matches("200 ...", "200"))
+        assert.is_false(docs.output_matches("x", "x\ny"))            -- a line more
+        assert.is_false(docs.output_matches("x\ny", "x"))            -- a line less
+        assert.is_false(docs.output_matches("a...", "b\na"))         -- `...` stays within its line
+        assert.is_false(docs.output_matches("a.c", "abc"))            -- other characters are literal
+        assert.is_false(docs.output_matches("x", ""))
+    end)
+
+    it("finds the checkpoints: `-->` after code, and runs of `-->` lines", function()
+        local script, expected = docs.expected_output("print(1) --> 1\nprint(2)\nprint(3)\n--> 2\n--> 3\n")
+        assert.are.same({ { line = 1, text = "1" }, { line = 4, text = "2\n3" } }, expected)
+        assert.are.equal(5, select(2, script:gsub("\n", "")))                   -- the same lines
+        assert.are.same({ "print(2)", "print(3)", "--> 3" }, { script:match("\n(.-)\n(.-)\n.-\n(.-)\n$") })
+        local unchanged = "print(1) -- no arrow\n"
+        assert.are.equal(unchanged, (docs.expected_output(unchanged)))
+    end)
+
+    it("fails README's first block when its documented `200` is changed to `401`", function()
+        local block = docs.blocks("README.md")[1]
+        assert.truthy(block.text:find("--> 200 ...", 1, true), "README's first block changed: adapt this test")
+        local ok, _, mismatch = run_lua_block(block)
+        assert.is_true(ok)
+        assert.is_nil(mismatch)
+        local changed = {}
+        for k, v in pairs(block) do changed[k] = v end
+        changed.text = block.text:gsub("%-%-> 200 %.%.%.", "--> 401 ...", 1)
+        ok, _, mismatch = run_lua_block(changed)
+        assert.is_true(ok)
+        assert.matches("^README%.md:" .. (block.line + 2) .. ": the documented output is not what the line printed %(line 1: expected \"401", mismatch)
     end)
 end)

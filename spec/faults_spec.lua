@@ -10,8 +10,7 @@
 -- the file named by MMC_FAULT_REPORT. With MMC_FAULT_VERBOSE=1 each fault's time and message
 -- go to stderr as well.
 --
--- Retries are off in the fault tests (retries = 0 when the module takes that option), so that
--- each fault is seen exactly once. The describe "retry policy" at the end turns them on and
+-- Retries are off in the fault tests (retries = 0), so that each fault is seen exactly once. The describe "retry policy" at the end turns them on and
 -- checks, from the server's request log, how many times and when a request was sent again; its
 -- tests are counted apart: `RETRIES tried=N verified=M` (same place).
 local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT: unpack
@@ -28,18 +27,14 @@ local APPAUTH = "/v2/usg/acs/auth/appauth"
 local CHANGE_STATUS = "/v1/mmc/management/webhook/change-status"
 local MiB = 1024 * 1024
 
--- Whether the module takes `retries` (the retry policy may not have landed yet).
-local RETRIES_OPTION = (pcall(mmc.new, { retries = 0, app_id = "x", app_key = "y" }))
-
 local server
 local tally = { tried = 0, survived = 0, seen = {}, retries_tried = 0, retries_verified = 0 }
 
 local function options(extra)
     local o = {
         app_id = APP_ID, app_key = APP_KEY, endpoint = server.endpoint, ca_file = server.ca_file,
-        timeout = TIMEOUT, connect_timeout = CONNECT_TIMEOUT,
+        timeout = TIMEOUT, connect_timeout = CONNECT_TIMEOUT, retries = 0,
     }
-    if RETRIES_OPTION then o.retries = 0 end
     for k, v in pairs(extra or {}) do o[k] = v end
     return o
 end
@@ -162,10 +157,8 @@ local function retry(name, body)
 end
 
 local function report()
-    local line = ("FAULTS tried=%d survived=%d\n"):format(tally.tried, tally.survived)
-    if tally.retries_tried > 0 then
-        line = line .. ("RETRIES tried=%d verified=%d\n"):format(tally.retries_tried, tally.retries_verified)
-    end
+    local line = ("FAULTS tried=%d survived=%d\nRETRIES tried=%d verified=%d\n"):format(
+        tally.tried, tally.survived, tally.retries_tried, tally.retries_verified)
     local file_name = os.getenv("MMC_FAULT_REPORT")
     if file_name and file_name ~= "" then
         local f = assert(io.open(file_name, "w"))
@@ -548,10 +541,9 @@ describe("faults", function()
             local elapsed, status, err = call(client, "set_webhook_status", WEBHOOK_ID, mmc.ENABLE)
             assert.are.equal(429, status)
             assert.matches("^MMC%.429: too many requests", err)
-            if RETRIES_OPTION then -- retries off: returned at once
-                assert.is_true(elapsed < 0.9, "took " .. elapsed .. " s")
-                assert.are.equal(1, #server:requests("main", CHANGE_STATUS))
-            end
+            -- retries off: returned at once
+            assert.is_true(elapsed < 0.9, "took " .. elapsed .. " s")
+            assert.are.equal(1, #server:requests("main", CHANGE_STATUS))
             assert_recovers(client)
         end)
 
@@ -726,10 +718,6 @@ describe("faults", function()
     -- that were answered 429, 502, 503 or 504, are sent again up to `retries` times with
     -- backoff, honouring Retry-After, never past the call's timeout.
     describe("retry policy", function()
-        if not RETRIES_OPTION then
-            pending("the module takes no `retries` option yet")
-            return
-        end
         local function retrying(extra)
             local o = { retries = 2, timeout = 3 }
             for k, v in pairs(extra or {}) do o[k] = v end

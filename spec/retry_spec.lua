@@ -3,7 +3,9 @@
 -- 504, are sent again up to `retries` times (default 2), after an exponential backoff with
 -- jitter (0.25 s doubling, times 0.5..1), never past the call's timeout; a throttled answer
 -- (429, APIG.0308) waits 2 to 5 s instead (throttle_spec.lua). Everything else is returned at
--- once.
+-- once: a POST or PATCH is never sent twice. (Retry-After needs a server that sends headers on
+-- a failure: spec/faults_spec.lua's "retry policy" tests it, and scripts/reliability runs these
+-- files for its retry row.)
 local mock = require "mock"
 local mmc = require "mmc"
 
@@ -129,6 +131,48 @@ describe("retries", function()
         assert.is_true(elapsed < 1.2, "took " .. elapsed)
         local sent = #mock.requests_to(mock.CHANGE_STATUS)
         assert.is_true(sent >= 2 and sent < 11, sent .. " requests")
+    end)
+
+    local function never_sends_again(failures_of_the_connection)
+        local failures = { { status = 429 }, { status = 502 }, { status = 503 }, { status = 504 } }
+        local sends = {
+            { mock.LINK_CONFIG, function(client)
+                return client:set_webhook_config { url = "https://127.0.0.1:8443/hook", subscriber_id = "sub",
+                                                   subscriber_key = "subscriber-key-123" }
+            end },
+            { "/v1/mmc/management/conferences", function(client)
+                return client:request("POST", "/v1/mmc/management/conferences", { body = "{}" })
+            end },
+            { "/v1/mmc/management/conferences", function(client)
+                return client:request("PATCH", "/v1/mmc/management/conferences", { body = "{}" })
+            end },
+        }
+        if failures_of_the_connection then
+            failures = { { status = 500, drop = true } } -- the server read it, then closed
+        end
+        for _, failure in ipairs(failures) do
+            for _, send in ipairs(sends) do
+                mock.setup()
+                local client = mmc.new(mock.options { retries = 3, timeout = 10 })
+                mock.call(client.auth, client)
+                mock.fail { status = failure.status, drop = failure.drop, count = 1, path = send[1], body = "{}" }
+                local elapsed, status = timed(send[2], client)
+                local what = (failure.drop and "dropped" or failure.status) .. " " .. send[1]
+                assert.are.equal(1, #mock.requests_to(send[1]), what .. " was sent again")
+                if not failure.drop then assert.are.equal(failure.status, status, what) end
+                assert.is_true(elapsed < 0.5, what .. ": waited " .. elapsed .. " s")
+            end
+        end
+    end
+
+    it("never sends a POST or PATCH again when it is answered 429, 502, 503 or 504", function()
+        never_sends_again(false)
+    end)
+
+    it("never sends a POST or PATCH again when the connection closed without an answer", function()
+        pending("libcurl resends a request on a kept-alive connection that closed without an answer, "
+            .. "POST included (spec/pending.txt)")
+        never_sends_again(true)
     end)
 
     it("is checked when the client is made", function()

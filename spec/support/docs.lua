@@ -85,4 +85,70 @@ function docs.sanitized_child(interpreter)
     return "env -u LD_PRELOAD ", "env LD_PRELOAD=" .. preload .. " ASAN_OPTIONS=detect_leaks=0 " .. interpreter
 end
 
+-- Documented output. In a Lua block, `-->` shows what the block prints (stdout and stderr):
+--   code --> expected            what the block printed since the previous `-->`, up to and
+--                                including this line
+--   --> expected                 (lines of their own, one after another) what it printed since
+--   --> more expected            the previous `-->`, up to the code line above them
+-- The comparison is line by line, after trailing blank lines are dropped: a run of spaces or
+-- tabs stands for any run of spaces and tabs (print separates with a tab, the docs align with
+-- spaces), and `...` for any text within the line (an address, a request id, a duration).
+-- docs.expected_output(text) returns the script to run in place of `text` (the same lines,
+-- each checkpoint writing a marker to an unbuffered stdout) and the list of expectations
+-- { line = N, text = "expected\nlines" }, or text unchanged and {} when it has no `-->`.
+docs.OUTPUT_MARKER = "\1mmc-docs-checkpoint\1"
+
+function docs.expected_output(text)
+    local lines, expected = {}, {}
+    for line in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+    local mark = ("io.stdout:write(%q)"):format(docs.OUTPUT_MARKER)
+    local i = 1
+    while i <= #lines do
+        local code, shown = lines[i]:match("^(.-)%s*%-%->%s?(.*)$")
+        if code and code:match("^%s*$") then -- a run of `-->` lines of their own
+            local run = { shown }
+            local first = i
+            while lines[i + 1] and lines[i + 1]:match("^%s*%-%->") do
+                i = i + 1
+                run[#run + 1] = lines[i]:match("^%s*%-%->%s?(.*)$")
+            end
+            lines[first] = mark
+            expected[#expected + 1] = { line = first, text = table.concat(run, "\n") }
+        elseif code then
+            lines[i] = code:gsub(";%s*$", "") .. "; " .. mark
+            expected[#expected + 1] = { line = i, text = shown }
+        end
+        i = i + 1
+    end
+    if #expected == 0 then return text, expected end
+    lines[1] = 'io.stdout:setvbuf("no") ' .. lines[1]
+    return table.concat(lines, "\n") .. "\n", expected
+end
+
+-- Whether `actual` (what was printed) is what `expected` shows, by the rules above; when not,
+-- also the first line that differs.
+function docs.output_matches(expected, actual)
+    local function lines_of(s)
+        local list = {}
+        for line in (s:gsub("%s+$", "") .. "\n"):gmatch("([^\n]*)\n") do list[#list + 1] = line end
+        if #list == 1 and list[1] == "" then list = {} end
+        return list
+    end
+    local function pattern_of(line) -- "a ...b" becomes "^a[ \t]+.-b$"
+        local parts = {}
+        for piece in (line:gsub("%s+$", "") .. "..."):gmatch("(.-)%.%.%.") do
+            parts[#parts + 1] = (piece:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"):gsub("%s+", "[ \t]+"))
+        end
+        return "^" .. table.concat(parts, ".-") .. "$"
+    end
+    local want, got = lines_of(expected), lines_of(actual)
+    for n = 1, math.max(#want, #got) do
+        local w, g = want[n], got[n]
+        if not w or not g or not g:gsub("%s+$", ""):match(pattern_of(w)) then
+            return false, ("line %d: expected %q, printed %q"):format(n, w or "(nothing)", g or "(nothing)")
+        end
+    end
+    return true
+end
+
 return docs
