@@ -16,22 +16,7 @@ local DOC = "docs/openresty.md"
 local read = files.read_or_nil
 local shell_quote = files.shell_quote
 
--- Runs `script` with sh -e from the repository root, with `environment` added; returns its
--- standard output, whether it succeeded, and its standard error (curl's progress meter, which
--- a terminal would not show, goes there).
-local function sh(script, environment)
-    local assignments = {}
-    for name, value in pairs(environment) do assignments[#assignments + 1] = name .. "=" .. shell_quote(value) end
-    local errors = os.tmpname()
-    local pipe = assert(io.popen("env " .. table.concat(assignments, " ") .. " sh -ec " .. shell_quote(script)
-        .. " 2>" .. shell_quote(errors) .. "; echo \"exit=$?\""))
-    local output = pipe:read("*a")
-    pipe:close()
-    local stderr = read(errors) or ""
-    os.remove(errors)
-    local body, status = output:match("^(.*)exit=(%d+)\n$")
-    return body, status == "0", stderr
-end
+local sh = files.sh
 
 -- The live children of `pid` (the master's workers).
 local function children_of(pid)

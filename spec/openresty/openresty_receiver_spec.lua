@@ -609,21 +609,7 @@ local function recipe_parts(prefix, port, redis_port)
     return table.concat(parts[1], "\n"), set_prefix .. table.concat(parts[2], "\n"), set_prefix .. table.concat(parts[3], "\n")
 end
 
--- Runs `script` with sh -e from the repository root, with `environment` added: its standard
--- output, whether it succeeded, its standard error.
-local function sh(script, environment)
-    local assignments = {}
-    for name, value in pairs(environment) do assignments[#assignments + 1] = name .. "=" .. shell_quote(value) end
-    local errors = os.tmpname()
-    local pipe = assert(io.popen("env " .. table.concat(assignments, " ") .. " sh -ec " .. shell_quote(script)
-        .. " 2>" .. shell_quote(errors) .. "; echo \"exit=$?\""))
-    local output = pipe:read("*a")
-    pipe:close()
-    local stderr = files.read_or_nil(errors) or ""
-    os.remove(errors)
-    local body, status = output:match("^(.*)exit=(%d+)\n$")
-    return body, status == "0", stderr
-end
+local sh = files.sh
 
 local function nginx_master(prefix)
     local pid = tonumber(files.read_or_nil(prefix .. "/logs/nginx.pid") or "")

@@ -56,4 +56,23 @@ function files.execute(command)
     return a == true and (c == nil or c == 0)
 end
 
+-- Runs `script` with sh -e from the current directory, with `environment` (a table of names
+-- and values) added; returns its standard output, whether it succeeded, and its standard
+-- error (kept apart: curl's progress meter, which a terminal would not show, goes there).
+function files.sh(script, environment)
+    local assignments = {}
+    for name, value in pairs(environment or {}) do
+        assignments[#assignments + 1] = name .. "=" .. files.shell_quote(value)
+    end
+    local errors = os.tmpname()
+    local pipe = assert(io.popen("env " .. table.concat(assignments, " ") .. " sh -ec "
+        .. files.shell_quote(script) .. " 2>" .. files.shell_quote(errors) .. "; echo \"exit=$?\""))
+    local output = pipe:read("*a")
+    pipe:close()
+    local stderr = files.read_or_nil(errors) or ""
+    os.remove(errors)
+    local body, status = output:match("^(.*)exit=(%d+)\n$")
+    return body, status == "0", stderr
+end
+
 return files
