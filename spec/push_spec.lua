@@ -221,7 +221,7 @@ describe("mmc.verify_push", function()
     describe("mmc.push_event_id", function()
         -- hex(SHA-256(appID .. "\n" .. eventInfo without whitespace between tokens)), by Python
         local function python_event_id(app_id, compact_event_info)
-            local pipe = assert(io.popen("python3 -c 'import hashlib, sys; "
+            local pipe = assert(io.popen("env -u LD_PRELOAD python3 -c 'import hashlib, sys; "
                 .. "print(hashlib.sha256((sys.argv[1] + chr(10) + sys.argv[2]).encode()).hexdigest())' '"
                 .. app_id .. "' '" .. compact_event_info .. "'"))
             local hex = pipe:read("*l")

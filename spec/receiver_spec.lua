@@ -8,6 +8,7 @@ local signer = require "push_signer"
 local receiver = require "mmc.receiver"
 local redis_seen = require "mmc.redis_seen"
 local redis_server = require "redis_server"
+local mock = require "mock"
 
 local KEY = "receiver-spec-key-7d1e"
 local now_ms = function() return math.floor(os.time() * 1000) end
@@ -504,7 +505,7 @@ describe("mmc.receiver", function()
             local r = require("mmc.receiver").new { subscriber_key = "k", on_event = function() return true end }
             io.stdout:write(select(1, r:handle("nope")))
         ]]):format(os.getenv("MMC_BUILD_DIR") or "build")
-        local pipe = assert(io.popen(interpreter .. " -e '" .. script:gsub("'", "'\\''") .. "' 2>&1"))
+        local pipe = assert(io.popen(mock.child_env() .. interpreter .. " -e '" .. script:gsub("'", "'\\''") .. "' 2>&1"))
         local output = pipe:read("*a")
         pipe:close()
         assert.matches("mmc.receiver %[warn%] event push refused: the push is not a JSON object", output)

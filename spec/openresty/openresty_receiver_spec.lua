@@ -486,10 +486,11 @@ describe("the event-push lifecycle, end to end", function()
         end
         local entries = stream()
         assert.are.equal(ROUNDS, #entries)
-        local signatures = {}
+        local events = {}
         for _, entry in ipairs(entries) do
-            assert.is_nil(signatures[entry.signature], "stored twice: " .. entry.signature)
-            signatures[entry.signature] = true
+            assert.are.equal(mmc.push_event_id(entry.body), entry.event_id)
+            assert.is_nil(events[entry.event_id], "stored twice: " .. entry.event_id)
+            events[entry.event_id] = true
         end
         local handled = count_in(read(first.prefix .. "/logs/error.log"), "event push handled: ")
             + count_in(read(second.prefix .. "/logs/error.log"), "event push handled: ")
