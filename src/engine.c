@@ -252,6 +252,7 @@ static void note_retry(run_state *run, batch_call *call, double wait) {
 static void launch(run_state *run, batch_call *call, double now) {
     mmc_client *client = run->client;
     double left = call->deadline - now;
+    mmc_buffer_clear(&call->result.message); /* an earlier attempt's failure is not the call's */
     if (left <= 0) {
         mmc_buffer_append_format(&call->result.message,
                                  "timed out: the call took longer than %g s", client->timeout);
@@ -273,7 +274,6 @@ static void launch(run_state *run, batch_call *call, double now) {
                            call->header_count,
                            !call->idempotent};
     call->request = request;
-    mmc_buffer_clear(&call->result.message);
     if (mmc_transport_begin(slot, &call->request, &call->result.message) != 0) {
         finish_call(run, call);
         return;
