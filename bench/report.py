@@ -480,12 +480,15 @@ def report(results_path):
     m("")
     m("## How to run")
     m("")
-    m("`bench/run` (about 3 minutes on 2 cores), or `bench/run --quick` (under one). Options: "
-      "`--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan`, `--no-callgrind`, "
-      "`--callgrind-only` (only the instructions per call, about a minute; its report goes to "
-      "`build-bench-floor/results-callgrind.md`). As root "
+    m("`bench/run` (about 7 minutes on 2 cores%s), or `bench/run --quick` (about one). "
+      "Options: `--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan` (the batch rows "
+      "too), `--no-callgrind`, `--callgrind-only` (only the instructions per call, about a "
+      "minute; its report goes to `build-bench-floor/results-callgrind.md`), `--batch-only` "
+      "(only issue 18's rows and the callgrind runs they are compared with, about a minute; "
+      "its report goes to `build-bench-floor/results-batch.md`). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
-      "127.0.0.1.")
+      "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
+                      if "seconds" in meta else ""))
     blocks["targets"] = ["| target | measured | |", "|---|---|---|"] + targets
     blocks["run"] = ["The figures below are written by `bench/report.py` from the raw lines of one "
                      "run of `bench/run%s` (`bench/results.txt`; the whole report is "
@@ -541,6 +544,11 @@ def batch_lines(rows, batch, missing, rtt_us):
                 "%d" % r["again_conns"] if r["again_conns"] is not None else "–",
                 ratio(seq["first"], r["first"], 1) if seq else "–", r["runs"]))
     return table
+
+
+def duration(seconds):
+    seconds = int(seconds)
+    return "%dm%02ds" % (seconds // 60, seconds % 60)
 
 
 def run_of(meta):
