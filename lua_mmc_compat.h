@@ -85,6 +85,13 @@ static inline lua_Integer mmc_compat_tointegerx(lua_State *L, int index, int *is
 }
 #endif
 
+/* The length of the table at `index`, without metamethods. */
+#if LUA_VERSION_NUM >= 502
+#define mmc_compat_rawlen(L, index) lua_rawlen((L), (index))
+#else
+#define mmc_compat_rawlen(L, index) lua_objlen((L), (index))
+#endif
+
 /* Pushes a printable form of any value and returns it, as 5.2's luaL_tolstring does (without
  * __tostring, which mmc never needs for the keys and numbers it shows). */
 #if LUA_VERSION_NUM >= 502

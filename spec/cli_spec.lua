@@ -497,6 +497,47 @@ describe("the mmc command", function()
             end)
         end
 
+        it("enables and disables many ids as one batch, one line per id, in order", function()
+            local ids = {}
+            for i = 1, 10 do ids[i] = string.format("hook%02d", i) end
+            mock.setup { webhook_ids = ids }
+            local args = { "webhook", "enable" }
+            for i = 1, 10 do args[#args + 1] = ids[i] end
+            args[#args + 1] = "nope"
+            local result = run(args)
+            assert_exit(1, result)
+            local expected = {}
+            for i = 1, 10 do expected[i] = "event push " .. ids[i] .. " enabled (HTTP 200)" end
+            local lines = {}
+            for line in result.stdout:gmatch("[^\n]+") do lines[#lines + 1] = line end
+            assert.are.equal(11, #lines)
+            for i = 1, 10 do assert.are.equal(expected[i], lines[i]) end
+            assert.matches("^event push nope not enabled: HTTP 400: MMC%.111070002: .*check the id", lines[11])
+            for i = 1, 10 do assert.are.equal(0, mock.webhooks()[ids[i]]) end
+            assert.are.equal(1, #mock.requests_to(mock.APPAUTH)) -- one batch, one authentication
+            assert.are.equal(11, #mock.requests_to(mock.CHANGE_STATUS))
+            assert.are.equal(1, #mock.requests_to(mock.TOKEN)) -- logged out once
+
+            args[2] = "disable"
+            args[#args] = nil
+            result = run(args)
+            assert_exit(0, result)
+            for i = 1, 10 do assert.are.equal(1, mock.webhooks()[ids[i]]) end
+            assert.matches("^event push hook01 disabled %(HTTP 200%)\n.*event push hook10 disabled %(HTTP 200%)\n$", result.stdout)
+
+            table.insert(args, 1, "--json")
+            result = run(args)
+            assert_exit(0, result)
+            assert.is_true(result.json.ok)
+            assert.are.equal(10, #result.json.data.results)
+            assert.are.same({ id = "hook03", status = 200, ok = true }, result.json.data.results[3])
+        end)
+
+        it("takes one id for lock, as before", function()
+            local result = run { "webhook", "lock", mock.WEBHOOK_ID, "extra" }
+            assert_exit(2, result)
+        end)
+
         it("exits 1 for an unknown id, and the id stays one parameter", function()
             local result = run { "webhook", "lock", "x&status=0" }
             assert_exit(1, result)

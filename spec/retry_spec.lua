@@ -170,8 +170,6 @@ describe("retries", function()
     end)
 
     it("never sends a POST or PATCH again when the connection closed without an answer", function()
-        pending("libcurl resends a request on a kept-alive connection that closed without an answer, "
-            .. "POST included (spec/pending.txt)")
         never_sends_again(true)
     end)
 

@@ -1,4 +1,5 @@
 #include "client.h"
+#include "client_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,33 +28,6 @@
 #include "url.h"
 #include "version.h"
 
-struct mmc_client {
-    char *app_id;
-    char *app_key;
-    char *user_id;
-    char *corp_id;
-    char *endpoint; /* without a trailing slash */
-    int sp_mode;
-    double timeout;  /* seconds a whole call may take, re-authentication and retry included */
-    int retries;     /* how many times an idempotent request may be sent again */
-    double deadline; /* monotonic time by which the current call must be done */
-    mmc_transport transport;
-    mmc_token token;
-    const mmc_token_cache *cache; /* shares the token with other clients; NULL: none */
-    mmc_buffer cache_key;         /* empty without an app key */
-    mmc_buffer cache_value;       /* the token as last loaded from or saved to the cache */
-    mmc_redactor redactor;        /* the secrets last redacted, prepared (redact.h) */
-    mmc_buffer url;               /* scratch: the URL of the request being made */
-    mmc_buffer request;           /* scratch: its body */
-    mmc_buffer query;             /* scratch: an operation's query string */
-    char *proxy;                  /* NULL: the environment's; "": none; else the URL (secret) */
-    mmc_buffer header_text;       /* the current call's extra headers: names and values */
-    mmc_header *headers;          /* ... and where each one is in header_text */
-    size_t header_count;
-    size_t header_capacity;
-    int record_exchanges;       /* keep `exchanges` for each call */
-    mmc_exchange_log exchanges; /* the current (or last) call's exchanges */
-};
 
 void mmc_config_defaults(mmc_config *config) {
     memset(config, 0, sizeof *config);
@@ -298,6 +272,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
 void mmc_client_free(mmc_client *client) {
     if (client == NULL)
         return;
+    mmc_engine_free(client->engine);
     mmc_transport_close(&client->transport);
     mmc_token_free(&client->token);
     mmc_buffer_free(&client->cache_key);
@@ -385,8 +360,9 @@ static void note_retry(mmc_client *client, double wait) {
  * (a "proxy failed"). libcurl's message names only an address, so say that it was the proxy,
  * and which one (without its credentials). (A proxy's name that does not resolve, libcurl
  * already calls "Could not resolve proxy".) */
-static void name_the_proxy(mmc_client *client, mmc_result *result) {
-    const char *kind = client->transport.failure_kind;
+static void name_proxy_of(mmc_client *client, const mmc_transport *transport,
+                          mmc_result *result) {
+    const char *kind = transport->failure_kind;
     if (client->proxy == NULL || client->proxy[0] == '\0' || kind == NULL ||
         strcmp(kind, "connection failed") != 0)
         return;
@@ -400,6 +376,15 @@ static void name_the_proxy(mmc_client *client, mmc_result *result) {
     } else {
         mmc_buffer_free(&named);
     }
+}
+
+static void name_the_proxy(mmc_client *client, mmc_result *result) {
+    name_proxy_of(client, &client->transport, result);
+}
+
+void mmc_client_name_the_proxy(mmc_client *client, const mmc_transport *transport,
+                               mmc_result *result) {
+    name_proxy_of(client, transport, result);
 }
 
 /* Sends one request within what is left of the call's time. 0 when an answer arrived. */
@@ -453,7 +438,8 @@ static int is_success(long status) {
 /* Takes every part of the call's secrets (the app key, the token, and `extra`, a subscriber
  * key, when given) out of the result's message and out of the body it returns, however the
  * server wrote them (redact.h). A body that cannot be shown without one is not returned. */
-static void redact(mmc_client *client, mmc_result *result, const char *extra) {
+static void redact_in(mmc_client *client, mmc_result *result, const char *extra, mmc_buffer *body,
+                      mmc_buffer *headers) {
     size_t proxy_user_info_length = 0;
     const char *proxy_user_info =
         client->proxy != NULL ? mmc_proxy_user_info(client->proxy, &proxy_user_info_length) : NULL;
@@ -472,15 +458,18 @@ static void redact(mmc_client *client, mmc_result *result, const char *extra) {
              ? proxy_user_info_length - (size_t)(proxy_password - proxy_user_info)
              : 0},
     };
-    mmc_buffer *body = &client->transport.body;
     int owns_body = result->body != NULL && result->body == body->data;
     if (mmc_redactor_prepare(&client->redactor, secrets, sizeof secrets / sizeof secrets[0]) != 0) {
         /* Out of memory: nothing that may hold a secret is handed back. */
         mmc_buffer_clear(&result->message);
         if (owns_body)
             mmc_buffer_clear(body);
+        if (headers != NULL)
+            mmc_buffer_clear(headers);
     } else {
         mmc_redactor_text(&client->redactor, &result->message);
+        if (headers != NULL)
+            mmc_redactor_text(&client->redactor, headers);
         if (owns_body && result->body_is_json)
             mmc_redactor_json(&client->redactor, body);
         else if (owns_body)
@@ -491,6 +480,15 @@ static void redact(mmc_client *client, mmc_result *result, const char *extra) {
         result->body_length = body->length;
         result->body_is_json = result->body != NULL && result->body_is_json;
     }
+}
+
+static void redact(mmc_client *client, mmc_result *result, const char *extra) {
+    redact_in(client, result, extra, &client->transport.body, NULL);
+}
+
+void mmc_client_redact(mmc_client *client, mmc_result *result, mmc_buffer *body,
+                       mmc_buffer *headers) {
+    redact_in(client, result, NULL, body, headers);
 }
 
 /* The last step of every call: no message or body leaves the core holding a secret. */
@@ -528,6 +526,10 @@ static int judge_answer(mmc_result *result, const mmc_response *response) {
     return 0;
 }
 
+int mmc_client_judge_answer(mmc_result *result, const mmc_response *response) {
+    return judge_answer(result, response);
+}
+
 /* Wipes the tokens out of an authentication answer, in the client's buffer, once they have
  * been read: the access token lives in the client alone, and the refresh token (never used)
  * nowhere. The body returned then reads "accessToken": null. */
@@ -561,7 +563,7 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         goto done;
     }
     mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length,
-                           0,      NULL,     0};
+                           0,      NULL,     0,    0};
     if (send_with_retries(client, &request, &response, result, 1) != 0)
         goto done;
     if (judge_answer(result, &response) != 0) {
@@ -666,6 +668,15 @@ static int obtain_token(mmc_client *client, mmc_result *result, int after_reject
     return outcome;
 }
 
+static void mark_as_authentication(mmc_result *result);
+
+int mmc_client_obtain_token(mmc_client *client, mmc_result *result, int after_rejection) {
+    if (obtain_token(client, result, after_rejection) == 0)
+        return 0;
+    mark_as_authentication(result);
+    return -1;
+}
+
 int mmc_client_auth(mmc_client *client, mmc_result *result) {
     start_call(client, result);
     int outcome = authenticate(client, result);
@@ -709,7 +720,8 @@ static int call_with_token(mmc_client *client, const char *method, int idempoten
                                client->request.length,
                                0,
                                client->header_count ? client->headers : NULL,
-                               client->header_count};
+                               client->header_count,
+                               !idempotent};
         mmc_response response;
         if (send_with_retries(client, &request, &response, result, idempotent) != 0)
             return -1;
@@ -807,6 +819,18 @@ static int make_request(mmc_client *client, const mmc_api_call *call, int may_au
     mmc_buffer_clear(&client->request); /* it may have held a secret (a subscriber key) */
     keep_headers(client, NULL, 0);
     return outcome;
+}
+
+const char *mmc_client_call_problem(const mmc_api_call *call) {
+    return call_problem(call);
+}
+
+int mmc_client_call_url(const mmc_client *client, const mmc_api_call *call, mmc_buffer *url) {
+    return mmc_buffer_append_string(url, client->endpoint) != 0 ||
+                   mmc_buffer_append(url, call->path, call->path_length) != 0 ||
+                   append_call_query(url, call) != 0
+               ? -1
+               : 0;
 }
 
 int mmc_client_request(mmc_client *client, const mmc_api_call *call, mmc_result *result) {

@@ -35,7 +35,14 @@ static size_t on_header(char *line, size_t size, size_t count, void *userdata) {
     if (length >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         transport->request_id[0] = '\0';
         transport->headers_complete = 0;
-    } else if ((length == 2 && line[0] == '\r' && line[1] == '\n') ||
+        if (transport->collect_headers)
+            mmc_buffer_clear(&transport->headers);
+        return length;
+    }
+    if (transport->collect_headers && length > 2 &&
+        mmc_buffer_append(&transport->headers, line, length) != 0)
+        return 0;
+    if ((length == 2 && line[0] == '\r' && line[1] == '\n') ||
                (length == 1 && line[0] == '\n')) {
         transport->headers_complete = 1;
     } else if (length > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
@@ -127,6 +134,7 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
                        mmc_buffer *problem) {
     memset(transport, 0, sizeof *transport);
     mmc_buffer_init(&transport->body);
+    mmc_buffer_init(&transport->headers);
     mmc_owned_sockets_init(&transport->sockets);
     transport->owner = getpid();
     transport->max_body = options->max_body;
@@ -172,7 +180,37 @@ void mmc_transport_close(mmc_transport *transport) {
     }
     mmc_owned_sockets_free(&transport->sockets);
     mmc_buffer_free(&transport->body);
+    mmc_buffer_free(&transport->headers);
 }
+
+int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model, int http2) {
+    memset(transport, 0, sizeof *transport);
+    mmc_buffer_init(&transport->body);
+    mmc_buffer_init(&transport->headers);
+    mmc_owned_sockets_init(&transport->sockets);
+    transport->owner = getpid();
+    transport->max_body = model->max_body;
+    transport->connect_timeout_ms = model->connect_timeout_ms;
+    transport->collect_headers = 1;
+    transport->easy = model->easy != NULL ? curl_easy_duphandle(model->easy) : NULL;
+    if (transport->easy == NULL)
+        return -1;
+    CURL *easy = transport->easy;
+    if (curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transport->curl_error) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, transport) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, transport) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, &transport->sockets) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, &transport->sockets) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, transport) != CURLE_OK ||
+        (http2 && (curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                                    (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK ||
+                   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L) != CURLE_OK))) {
+        mmc_transport_close(transport);
+        return -1;
+    }
+    return 0;
+}
+
 
 /* A fork's child inherits the handle with the parent's open connection and its TLS state:
  * both processes writing on it would mix up their requests and answers. The child goes on
@@ -394,8 +432,8 @@ static CURLcode set_method(CURL *easy, const mmc_request *request) {
     return code;
 }
 
-int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
-                          mmc_response *response, mmc_buffer *problem) {
+int mmc_transport_begin(mmc_transport *transport, const mmc_request *request,
+                        mmc_buffer *problem) {
     if (transport->easy == NULL) {
         mmc_buffer_append_string(problem, "client is closed");
         return -1;
@@ -406,6 +444,8 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
     }
     CURL *easy = transport->easy;
     mmc_buffer_clear(&transport->body);
+    if (transport->collect_headers)
+        mmc_buffer_clear(&transport->headers);
     transport->body_too_large = 0;
     transport->headers_complete = 0;
     transport->request_id[0] = '\0';
@@ -427,12 +467,35 @@ int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
         code = set_method(easy, request);
     if (code == CURLE_OK)
         code = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    /* A request that must not be sent twice never goes on a kept-alive connection: libcurl
+     * sends a request again, on a new connection, when a reused one dies before any answer
+     * (whatever the method), and the server may have read the first. */
     if (code == CURLE_OK)
-        code = curl_easy_perform(easy);
-    /* The list must not outlive this call: libcurl keeps only the pointer. */
+        code = curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, request->fresh_connection ? 1L : 0L);
+    transport->header_list = headers;
+    if (code != CURLE_OK) {
+        mmc_transport_end(transport, code, request, NULL, problem);
+        return -1;
+    }
+    return 0;
+}
+
+int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
+                          mmc_response *response, mmc_buffer *problem) {
+    if (mmc_transport_begin(transport, request, problem) != 0)
+        return -1;
+    return mmc_transport_end(transport, curl_easy_perform(transport->easy), request, response,
+                             problem);
+}
+
+int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request *request,
+                      mmc_response *response, mmc_buffer *problem) {
+    CURL *easy = transport->easy;
+    /* The list must not outlive the exchange: libcurl keeps only the pointer. */
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
-    free_headers(headers);
+    free_headers(transport->header_list);
+    transport->header_list = NULL;
 
     if (code != CURLE_OK) {
         /* A reset during the TLS handshake is libcurl's TLS error, but a lost connection. */

@@ -64,6 +64,9 @@ typedef struct mmc_request {
      * (Accept, Content-Type, X-Request-ID, Expect, User-Agent); NULL when none. */
     const mmc_header *headers;
     size_t header_count;
+    /* 1: never on a kept-alive connection, for a request that must not be sent twice (libcurl
+     * sends a request again when a reused connection dies before the answer). */
+    int fresh_connection;
 } mmc_request;
 
 typedef struct mmc_response {
@@ -92,6 +95,9 @@ typedef struct mmc_transport {
     pid_t owner;
     const char *failure_kind; /* the last failure's kind ("timed out", ...), or NULL */
     char sent_request_id[MMC_REQUEST_ID_MAX + 1]; /* the X-Request-ID of the last request */
+    struct curl_slist *header_list; /* the request's headers, between begin and end */
+    int collect_headers;  /* 1: keep the answer's header lines in `headers` */
+    mmc_buffer headers;   /* "Name: value\r\n" lines of the answer (its last status line on) */
 } mmc_transport;
 
 /* Opens the transport. 0, or -1 with the reason appended to `problem`. */
@@ -107,5 +113,20 @@ void mmc_transport_close(mmc_transport *transport);
  * or closed before the answer: not a timeout, a DNS or a TLS failure). */
 int mmc_transport_perform(mmc_transport *transport, const mmc_request *request,
                           mmc_response *response, mmc_buffer *problem);
+
+/* mmc_transport_perform in two halves, for a handle a multi handle runs (engine.h): begin sets
+ * the request on the handle (-1 with the problem appended when it cannot), end reads the
+ * outcome once libcurl reports the transfer done with `code`. perform is begin, then
+ * curl_easy_perform, then end: the same rules whichever runs the transfer. */
+int mmc_transport_begin(mmc_transport *transport, const mmc_request *request,
+                        mmc_buffer *problem);
+int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request *request,
+                      mmc_response *response, mmc_buffer *problem);
+
+/* Opens a transport with the settings of `model` (a copy of its handle, no connection), that
+ * keeps the answer's headers and, with `http2`, offers HTTP/2 through ALPN and waits to
+ * multiplex on a connection being set up rather than open another. CURLOPT_PRIVATE is the
+ * transport. 0 or -1. */
+int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model, int http2);
 
 #endif

@@ -283,6 +283,8 @@ class State:
             self.configs = {}
             self.config_ids = {}      # (app_id, corp) -> id: one config per app and corp
             self.pushes = []          # every push sent to a subscriber, in order
+            self.in_flight = 0        # API requests read and not yet answered, now
+            self.max_in_flight = 0    # ... and the most at once since the setup
             self.push_retry = retry   # how failed pushes are retried: see c_push_retry
             # Retries scheduled under an older setup see a newer generation and stop.
             self.generation = getattr(self, "generation", 0) + 1
@@ -664,6 +666,16 @@ class ApiHandler(QuietHandler):
             return
         rec["body"] = body.decode("utf-8", errors="replace")
         st.record(rec)
+        with st.lock:
+            st.in_flight += 1
+            st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        try:
+            self._serve(st, rec, path, query, body)
+        finally:
+            with st.lock:
+                st.in_flight -= 1
+
+    def _serve(self, st, rec, path, query, body):
 
         delay, rule = st.take_faults(path, query)
         if delay > 0:
@@ -724,8 +736,10 @@ class ApiHandler(QuietHandler):
             self.close_connection = True
             return
         st.finish(rec, rule["status"], None)
+        extra = [] if rule.get("retry_after") is None else \
+            [("Retry-After", str(rule["retry_after"]))]
         self.send_body(rule["status"], rule["body"].encode("utf-8"),
-                       content_type=rule["content_type"], close=rule["close"])
+                       content_type=rule["content_type"], headers=extra, close=rule["close"])
 
     # ---- POST /v2/usg/acs/auth/appauth
 
@@ -1208,12 +1222,16 @@ def c_delay(st, arg):
 
 def c_fail(st, arg):
     _check_keys(arg, ("status", "body", "content_type", "count", "path", "query", "close",
-                      "drop"), "fail")
+                      "drop", "retry_after"), "fail")
     rule = {"status": arg.get("status"), "body": arg.get("body", ""),
             "content_type": arg.get("content_type", JSON_CT),
             "remaining": arg.get("count", 1), "path": arg.get("path", ""),
             "query": arg.get("query", ""),
-            "close": arg.get("close", False), "drop": arg.get("drop", False)}
+            "close": arg.get("close", False), "drop": arg.get("drop", False),
+            "retry_after": arg.get("retry_after")}
+    if rule["retry_after"] is not None and (not is_int(rule["retry_after"])
+                                            or not 0 <= rule["retry_after"] <= 3600):
+        raise BadInput("retry_after must be an integer 0..3600 or null")
     if not is_int(rule["status"]) or not 200 <= rule["status"] <= 599:
         raise BadInput("status must be an integer 200..599")
     for k in ("body", "content_type", "path", "query"):
@@ -1238,6 +1256,11 @@ def c_requests(st, arg):
     with st.lock:
         return {"ok": True, "requests": [dict(r, headers=dict(r["headers"]))
                                          for r in st.requests]}
+
+
+def c_in_flight(st, arg):
+    with st.lock:
+        return {"ok": True, "in_flight": st.in_flight, "max_in_flight": st.max_in_flight}
 
 
 def c_clear_requests(st, arg):
@@ -1346,6 +1369,7 @@ CONTROL_ROUTES = {
     ("POST", "/control/clear-requests"): c_clear_requests,
     ("GET", "/control/webhooks"): c_webhooks,
     ("GET", "/control/tokens"): c_tokens,
+    ("GET", "/control/in-flight"): c_in_flight,
     ("GET", "/control/tls-errors"): c_tls_errors,
     ("POST", "/control/push"): c_push,
     ("POST", "/control/sign-push"): c_sign_push,

@@ -59,6 +59,9 @@ end
 function mock.requests() return control("GET", "/control/requests").requests end
 function mock.webhooks() return control("GET", "/control/webhooks").webhooks end
 function mock.tokens() return control("GET", "/control/tokens") end
+-- { in_flight =, max_in_flight = }: API requests being served now, and the most at once since
+-- the last setup.
+function mock.in_flight() return control("GET", "/control/in-flight") end
 function mock.tls_errors() return control("GET", "/control/tls-errors") end
 function mock.revoke(token) return control("POST", "/control/revoke", token and { token = token } or {}) end
 function mock.delay(seconds, count) return control("POST", "/control/delay", { seconds = seconds, count = count or cjson.null }) end
