@@ -8,6 +8,8 @@
 --                                the connections it needs, the later ones find them kept
 --   mmc_batch.lua plain N        one authentication, then N calls as batches of 100
 --                                mmc.request_all (default concurrency), no timing (callgrind)
+--   mmc_batch.lua build N        as plain, but only builds the requests, calling nothing
+--                                (callgrind: what the program's own tables cost, per call)
 --
 -- The requests of a batch are the same call as set_webhook_status(id, ENABLE), built afresh for
 -- every batch as a program would build them. Every call must answer 200.
@@ -109,6 +111,12 @@ if mode == "all" then
         print(("BATCH batch=%d calls=%d conc=%d wall=%.6f conns=%d"):format(
             b, n, concurrency, wall, before and after - before or -1))
     end
+elseif mode == "build" then
+    assert(n % 100 == 0, "build N: N must be a multiple of 100")
+    local keep
+    for _ = 1, math.floor(n / 100) do keep = requests(100) end
+    assert(#keep == 100)
+    print("PLAIN calls=" .. n)
 elseif mode == "plain" then
     assert(n % 100 == 0, "plain N: N must be a multiple of 100")
     for _ = 1, math.floor(n / 100) do
@@ -118,5 +126,5 @@ elseif mode == "plain" then
     end
     print("PLAIN calls=" .. n)
 else
-    error("mode must be seq, all or plain")
+    error("mode must be seq, all, plain or build")
 end
