@@ -436,9 +436,10 @@ def report(results_path):
             fmt(seq["calls"]) if seq else "100", 2 * delay_ms))
         m("")
         m("The same proxy as the WAN mode; every row is a fresh process that authenticates "
-          "first (not timed), then times its batches. The first batch opens the connections "
-          "it needs (mmc keeps the one its authentication used; Python's threads each open "
-          "their own), the second finds them kept. *Connections* is how many the proxy "
+          "first (not timed), then times two batches (the reference: one run of its calls). "
+          "The first batch opens the connections it needs (the token is already held), the "
+          "second finds them kept; the targets are about the first, connections included. "
+          "*Connections* is how many the proxy "
           "accepted during the batch; the HTTP/2 row goes to a second listener of the same "
           "nginx that offers HTTP/2 by ALPN (the HTTP/1.1 rows' listener does not). Figures "
           "are medians over the runs (connections: the most seen in a run).")
