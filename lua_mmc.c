@@ -879,7 +879,9 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
     out->retry = MMC_RETRY_AS_METHOD;
     if (lua_isnoneornil(L, arg))
         return;
-    if (lua_type(L, arg) != LUA_TTABLE)
+    if (out->index == 0)
+        luaL_checktype(L, arg, LUA_TTABLE);
+    else if (lua_type(L, arg) != LUA_TTABLE)
         option_error(L, arg, out,
                      lua_pushfstring(L, "options must be a table, got %s", luaL_typename(L, arg)));
     int has_body = 0;

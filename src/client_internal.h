@@ -42,6 +42,39 @@ struct mmc_client {
     struct mmc_engine *engine;  /* many calls at once (engine.h): made on first use */
 };
 
+/* ---- config.c */
+
+/* A sentence saying what is wrong with a config, or NULL when it is usable. */
+const char *mmc_config_problem(const mmc_config *config);
+/* 0 when ca_file is a readable regular file with a PEM certificate, else -1 with a sentence
+ * appended to `problem`. */
+int mmc_ca_file_problem(const char *path, mmc_buffer *problem);
+/* 1 when an optional text is absent, or valid UTF-8 of at most `max_bytes` bytes. */
+int mmc_is_short_utf8(const char *text, size_t max_bytes);
+
+/* ---- call.c: one request's life */
+
+/* Starts the clock of a public call: everything it does shares one timeout. */
+void mmc_call_start(mmc_client *client, mmc_result *result);
+/* The last step of every call: redacts the result (redact.h). Returns `outcome`. */
+int mmc_call_finish(mmc_client *client, mmc_result *result, int outcome);
+/* Redacts the result, with `extra` (a subscriber key) among the secrets. */
+void mmc_call_redact(mmc_client *client, mmc_result *result, const char *extra);
+/* Checks and makes the call: the token first when `may_authenticate` (and once more after a
+ * 401), retries when allowed, the answer judged. 0 or -1; mmc_call_finish follows. */
+int mmc_call_make(mmc_client *client, const mmc_api_call *call, int may_authenticate,
+                  mmc_result *result);
+/* Sends a request again after a failure or an answer worth retrying, when `idempotent`. */
+int mmc_call_send_with_retries(mmc_client *client, mmc_request *request, mmc_response *response,
+                               mmc_result *result, int idempotent);
+/* Seconds as libcurl's milliseconds, at least 1. */
+long mmc_call_milliseconds(double seconds);
+
+/* ---- session.c: the token */
+
+/* 1 when the client shares its token through a token store. */
+int mmc_session_has_cache(const mmc_client *client);
+
 /* A token for the next request: the token store's, else a new authentication (which the
  * store then shares), within client->deadline. `after_rejection`: the server has just refused
  * the token the client held. 0, or -1 with the result saying why ("authentication failed: "
@@ -59,6 +92,13 @@ void mmc_client_redact(mmc_client *client, mmc_result *result, mmc_buffer *body,
 /* The proxy named in a failure to connect through it, as for a single call. */
 void mmc_client_name_the_proxy(mmc_client *client, const mmc_transport *transport,
                                mmc_result *result);
+
+/* The one retry rule (client.h, "Retries"; retry.h): the seconds to wait before sending
+ * again a request whose attempt number `attempt` (from 0) ended with `outcome` (0: `response`
+ * arrived; -1: none, `transport` says whether the failure may pass), or -1: no retry. */
+double mmc_client_retry_wait(const mmc_client *client, const mmc_transport *transport,
+                             int outcome, const mmc_response *response, int attempt,
+                             int idempotent, double deadline);
 
 /* What is wrong with a call (a bad method, path, header or query), or NULL. */
 const char *mmc_client_call_problem(const mmc_api_call *call);

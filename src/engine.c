@@ -10,7 +10,6 @@
 #include "client_internal.h"
 #include "clock.h"
 #include "request.h"
-#include "retry.h"
 
 /* The client's engine: one multi handle and the easy handles it runs, kept between batches. */
 struct mmc_engine {
@@ -320,24 +319,14 @@ static void conclude(run_state *run, batch_call *call, CURLcode code) {
         call->state = CALL_READY;
         return;
     }
-    if (call->idempotent && call->attempt < client->retries) {
-        double wait = -1, shortest = 0;
-        if (outcome != 0 && slot->failure_is_transient)
-            wait = mmc_retry_backoff(call->attempt);
-        else if (outcome == 0 &&
-                 !mmc_retry_after_answer(call->attempt, call->response.status,
-                                         call->response.body, call->response.body_length,
-                                         call->response.retry_after, &wait, &shortest))
-            wait = -1;
-        if (wait >= 0)
-            wait = mmc_retry_fit(wait, shortest, call->deadline - now);
-        if (wait >= 0) {
-            note_retry(run, call, wait);
-            call->attempt++;
-            call->wake_at = now + wait;
-            call->state = CALL_WAITING;
-            return;
-        }
+    double wait = mmc_client_retry_wait(client, slot, outcome, &call->response, call->attempt,
+                                        call->idempotent, call->deadline);
+    if (wait >= 0) {
+        note_retry(run, call, wait);
+        call->attempt++;
+        call->wake_at = mmc_clock_monotonic() + wait;
+        call->state = CALL_WAITING;
+        return;
     }
     if (outcome == 0) {
         mmc_client_judge_answer(result, &call->response);

@@ -17,4 +17,21 @@ function thread_calls.set_status(id, status)
     return code, err
 end
 
+-- Sets the status of many subscriptions in one task: one batch (client:request_all), up to 8
+-- calls in flight on this one thread, one token for all of them. Returns one "id status" line
+-- per id, in order (the HTTP status, or "none: <message>" when no answer came).
+function thread_calls.set_statuses(status, ...)
+    client = client or mmc.new { token_store = ngx.shared.mmc_tokens }
+    local ids, requests = { ... }, {}
+    for i, id in ipairs(ids) do
+        requests[i] = { "PUT", "/v1/mmc/management/webhook/change-status",
+                        { query = { id = id, status = status } } }
+    end
+    local lines = {}
+    for i, result in ipairs(client:request_all(requests, { concurrency = 8 })) do
+        lines[i] = ids[i] .. " " .. (result.status or ("none: " .. result.err))
+    end
+    return table.concat(lines, "\n")
+end
+
 return thread_calls
