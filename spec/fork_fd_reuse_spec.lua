@@ -149,6 +149,54 @@ describe("a forked child that reuses the inherited descriptors' numbers", functi
         client:close()
     end)
 
+    it("gives a child's request_all batch connections of its own, and keeps the parent's", function()
+        local ids = { "hook01", "hook02" }
+        mock.setup { webhook_ids = ids }
+        local client = mmc.new(mock.options())
+        local function batch()
+            return client:request_all({
+                { "PUT", mock.CHANGE_STATUS, { query = { id = ids[1], status = 0 } } },
+                { "PUT", mock.CHANGE_STATUS, { query = { id = ids[2], status = 0 } } },
+            }, { concurrency = 2 })
+        end
+        local results = batch()
+        assert.are.equal(200, results[1].status, results[1].err)
+        assert.are.equal(200, results[2].status, results[2].err)
+        local parent_ports = {}
+        for _, put in ipairs(mock.requests_to(mock.CHANGE_STATUS)) do parent_ports[put.client_port] = true end
+        -- the descriptor of one of the batch's connections, which the child puts a file on
+        local fd
+        for port in pairs(parent_ports) do
+            local inode = connection_inode(port)
+            for number, socket_inode in pairs(socket_descriptors()) do
+                if socket_inode == inode then fd = number end
+            end
+        end
+        assert.is_not_nil(fd, "a connection's descriptor")
+        local path = dir .. "/batch.log"
+        local seen = #mock.requests_to(mock.CHANGE_STATUS)
+        local child_ok = in_child(function()
+            reopen_as_file(fd, path)
+            local ok = write_line(fd, "before the batch")
+            local got = batch()
+            ok = write_line(fd, "after the batch") and ok
+            return ok and got[1].status == 200 and got[2].status == 200
+        end)
+        assert.are.same({ "before the batch", "after the batch" }, read_lines(path))
+        assert.is_true(child_ok, "the child's batch or writes failed")
+        local puts = mock.requests_to(mock.CHANGE_STATUS)
+        assert.are.equal(seen + 2, #puts)
+        for i = seen + 1, #puts do
+            assert.is_nil(parent_ports[puts[i].client_port], "the child used a parent's connection")
+        end
+        -- the parent goes on over its own connections
+        results = batch()
+        assert.are.equal(200, results[1].status, results[1].err)
+        puts = mock.requests_to(mock.CHANGE_STATUS)
+        for i = #puts - 1, #puts do assert.is_true(parent_ports[puts[i].client_port], "a new connection") end
+        client:close()
+    end)
+
     it("keeps the child's files on the numbers of libcurl's socketpair", function()
         local before = socket_descriptors()
         local client = mmc.new(mock.options())

@@ -217,6 +217,8 @@ typedef struct run_state {
     int in_flight;
     size_t done;
     int rejected; /* the token in use was refused: the next one is asked for after a refusal */
+    size_t waiting; /* calls waiting to retry */
+    size_t first;   /* no call before this one is left to start */
 } run_state;
 
 static void finish_call(run_state *run, batch_call *call) {
@@ -252,6 +254,7 @@ static void note_retry(run_state *run, batch_call *call, double wait) {
 static void launch(run_state *run, batch_call *call, double now) {
     mmc_client *client = run->client;
     double left = call->deadline - now;
+    mmc_buffer_clear(&call->result.message); /* an earlier attempt's failure is not the call's */
     if (left <= 0) {
         mmc_buffer_append_format(&call->result.message,
                                  "timed out: the call took longer than %g s", client->timeout);
@@ -273,7 +276,6 @@ static void launch(run_state *run, batch_call *call, double now) {
                            call->header_count,
                            !call->idempotent};
     call->request = request;
-    mmc_buffer_clear(&call->result.message);
     if (mmc_transport_begin(slot, &call->request, &call->result.message) != 0) {
         finish_call(run, call);
         return;
@@ -326,6 +328,7 @@ static void conclude(run_state *run, batch_call *call, CURLcode code) {
         call->attempt++;
         call->wake_at = mmc_clock_monotonic() + wait;
         call->state = CALL_WAITING;
+        run->waiting++;
         return;
     }
     if (outcome == 0) {
@@ -409,10 +412,19 @@ static int collect(run_state *run) {
  * nearest wait still running (or -1: none). */
 static double start_ready(run_state *run, double now) {
     double nearest = -1;
-    for (size_t i = 0; i < run->batch->count; i++) {
-        batch_call *call = &run->batch->calls[i];
-        if (call->state == CALL_WAITING && call->wake_at <= now)
+    batch_call *calls = run->batch->calls;
+    /* Without a call waiting to retry, only the calls from the first not yet started matter,
+     * and only while there is room: a batch of many is not scanned whole at every turn. */
+    while (run->first < run->batch->count && calls[run->first].state == CALL_DONE)
+        run->first++;
+    for (size_t i = run->first; i < run->batch->count; i++) {
+        if (run->waiting == 0 && run->in_flight >= run->concurrency)
+            break;
+        batch_call *call = &calls[i];
+        if (call->state == CALL_WAITING && call->wake_at <= now) {
             call->state = CALL_READY;
+            run->waiting--;
+        }
         if (call->state == CALL_READY && run->in_flight < run->concurrency) {
             ensure_token(run, now);
             if (call->state == CALL_READY)
@@ -435,7 +447,7 @@ int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) 
     double now = mmc_clock_monotonic();
     if (client->record_exchanges)
         mmc_exchange_log_clear(&client->exchanges);
-    run_state run = {client, NULL, batch, concurrency, 0, 0, 0};
+    run_state run = {client, NULL, batch, concurrency, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < batch->count; i++) {
         batch_call *call = &batch->calls[i];
         call->deadline = now + client->timeout;

@@ -47,6 +47,8 @@ typedef struct mmc_redactor {
     size_t capacity;     /* slots: a power of 2, or 0 for none */
     unsigned int shift;  /* 64 - log2(capacity) */
     int has_short;       /* some secret is shorter than a fragment */
+    uint64_t *pairs;     /* one bit per value of a piece's low 16 bits: most bytes of a text
+                          * are ruled out with it, before the table is looked at */
 } mmc_redactor;
 
 void mmc_redactor_init(mmc_redactor *redactor);
