@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Per-call instruction counts by function, from callgrind runs of N1 and N2 calls:
 
-    cg_diff.py FLOOR_N1.out FLOOR_N2.out MMC_N1.out MMC_N2.out CALLS [TOP]
+    cg_diff.py FLOOR_N1.out FLOOR_N2.out MMC_N1.out MMC_N2.out CALLS [TOP [BASE,OTHER]]
 
 The difference between the two runs of a client removes start-up and shut-down, leaving
 (N2 - N1) calls; CALLS is N2 - N1. Prints, for the TOP functions where mmc and the floor differ
 most, each one's self instructions per call in both, and the totals. Used by bench/run's
-callgrind mode to say where the extra instructions of mmc go."""
+callgrind mode to say where the extra instructions of mmc go; with BASE,OTHER the columns are
+named so (bench/run compares mmc.request_all, "all", with the single call, "single")."""
 import re, subprocess, sys
 from collections import defaultdict
 
@@ -36,11 +37,12 @@ def per_call(a, b, calls):
 def main():
     f1, f2, m1, m2, calls = sys.argv[1:6]
     top = int(sys.argv[6]) if len(sys.argv) > 6 else 25
+    base, other = sys.argv[7].split(",") if len(sys.argv) > 7 else ("floor", "mmc")
     calls = int(calls)
     floor = per_call(self_costs(f1), self_costs(f2), calls)
     mmc = per_call(self_costs(m1), self_costs(m2), calls)
     diff = sorted(set(floor) | set(mmc), key=lambda k: -(mmc.get(k, 0) - floor.get(k, 0)))
-    print("%10s %10s %10s  %s" % ("mmc", "floor", "extra", "function (self instructions per call)"))
+    print("%10s %10s %10s  %s" % (other, base, "extra", "function (self instructions per call)"))
     for k in diff[:top]:
         print("%10.0f %10.0f %10.0f  %s" % (mmc.get(k, 0), floor.get(k, 0),
                                             mmc.get(k, 0) - floor.get(k, 0), k[:110]))

@@ -2,15 +2,19 @@
 """A TCP proxy that makes 127.0.0.1 look an ocean away, for bench/run's WAN mode.
 
     delay_proxy.py --listen-port P --target-port T [--delay-ms 25] [--ready-file F]
+                   [--count-file C]
 
 Every byte is forwarded after the one-way delay, in each direction, in order (so a round trip
 costs 2 x delay). The TCP handshake is modelled too: the client's connect() completes at once
 on loopback, so nothing it sends is forwarded before what a real handshake allows, three
 one-way delays after it connected (SYN, SYN-ACK, then its first data). Listens on 127.0.0.1
-only, and connects only to 127.0.0.1:T.
+only, and connects only to 127.0.0.1:T. With --count-file, the number of connections it has
+accepted so far is written to C (replaced whole, so a reader never sees half a number) after
+every accept: bench/run's batch rows count the connections a batch opened with it.
 """
 import argparse
 import asyncio
+import os
 import socket
 
 
@@ -58,12 +62,25 @@ async def main():
     ap.add_argument("--target-port", type=int, required=True)
     ap.add_argument("--delay-ms", type=float, default=25.0)
     ap.add_argument("--ready-file")
+    ap.add_argument("--count-file")
     args = ap.parse_args()
     delay = args.delay_ms / 1000.0
+    accepts = [0]
+
+    def write_atomically(path, text):
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(path + ".tmp", path)
+
+    if args.count_file:
+        write_atomically(args.count_file, "0\n")
 
     async def handle(client_reader, client_writer):
         loop = asyncio.get_running_loop()
         accepted = loop.time()
+        accepts[0] += 1
+        if args.count_file:
+            write_atomically(args.count_file, "%d\n" % accepts[0])
         try:
             server_reader, server_writer = await asyncio.open_connection("127.0.0.1",
                                                                          args.target_port)
@@ -81,10 +98,7 @@ async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", args.listen_port)
     port = server.sockets[0].getsockname()[1]
     if args.ready_file:
-        with open(args.ready_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        import os
-        os.rename(args.ready_file + ".tmp", args.ready_file)
+        write_atomically(args.ready_file, "%d\n" % port)
     async with server:
         await server.serve_forever()
 

@@ -19,6 +19,10 @@ RESULTS.txt holds, one a line:
     RSS [lua=luajit] calls=N rss_1k=KB rss_n=KB hwm=KB
     CG <key> calls=N ir=N
     CGDIFF <a line of bench/cg_diff.py's table>
+    CGDIFFALL <a line of its table of mmc.request_all against the single call>
+    BATCH <key> batch=B calls=N conc=C wall=S conns=K    (issue 18: one timed batch)
+    MISSING <key> <why>          a batch row that could not be measured (a failure, not a figure)
+    H2LOG <key> requests=N http2=N connections=K
     META <name> <text>
 The lines are in the order the runs were made. Every client run sits next to floor runs; its
 ratio to the floor is taken against the floor runs just before and after it (the machine's
@@ -46,6 +50,17 @@ ROWS = [
 NAMES = dict(ROWS)
 NAMES["mmc54request"] = "mmc, Lua 5.4, the same call with `mmc.request`"
 NAMES["mmc54hook"] = "mmc, Lua 5.4 (`mmc.set_webhook_status`) with an `on_request` hook"
+NAMES["mmc54all"] = "mmc, Lua 5.4, `mmc.request_all` in batches of 100 (per call)"
+NAMES["mmc54allbuild"] = "(of which the program builds the requests: `{ method, path, options }`)"
+# issue 18: (key, name, concurrency, target RTT for the first batch, connections at most)
+BATCH_ROWS = [
+    ("seq", "mmc, one after another (`mmc.set_webhook_status`): the reference", 1, None, 1),
+    ("all8", "mmc `request_all`, concurrency 8, HTTP/1.1", 8, 16, 8),
+    ("all32", "mmc `request_all`, concurrency 32, HTTP/1.1", 32, 8, 32),
+    ("h2all32", "mmc `request_all`, concurrency 32, HTTP/2", 32, 6, 1),
+    ("py8", "Python `concurrent.futures`, 8 threads, `http.client` (a kept-alive connection "
+            "per thread)", 8, None, 8),
+]
 
 
 def kv(words):
@@ -66,6 +81,7 @@ def load(path):
     wrk = count = None
     rss = {}
     cg_diff = []
+    many = {"batch": defaultdict(list), "missing": {}, "h2log": defaultdict(list)}
     for line in open(path):
         words = line.split()
         if not words:
@@ -73,6 +89,18 @@ def load(path):
         tag = words[0]
         if tag == "CGDIFF":
             cg_diff.append(line.rstrip("\n")[len("CGDIFF "):])
+            continue
+        if tag == "CGDIFFALL":
+            many.setdefault("cg_diff", []).append(line.rstrip("\n")[len("CGDIFFALL "):])
+            continue
+        if tag == "BATCH":
+            many["batch"][words[1]].append(kv(words[2:]))
+            continue
+        if tag == "MISSING":
+            many["missing"].setdefault(words[1], " ".join(words[2:]))
+            continue
+        if tag == "H2LOG":
+            many["h2log"][words[1]].append(kv(words[2:]))
             continue
         if tag == "RESULT":
             r = kv(words[2:])
@@ -93,7 +121,7 @@ def load(path):
         elif tag == "META":
             meta[words[1]] = " ".join(words[2:])
     pair_with_floor(order)
-    return results, cg, meta, wrk, count, rss, cg_diff
+    return results, cg, meta, wrk, count, rss, cg_diff, many
 
 
 def pair_with_floor(order):
@@ -149,7 +177,7 @@ def ratio(x, base, digits=2):
 
 def report(results_path):
     """The text of results.md, the blocks of speed.md, and what to print."""
-    results, cg, meta, wrk, count, rss, cg_diff = load(results_path)
+    results, cg, meta, wrk, count, rss, cg_diff, many = load(results_path)
     blocks = {}
     best = {k: summary(v) for k, v in results.items()}
     floor = best.get("floor")
@@ -202,6 +230,24 @@ def report(results_path):
         r = ir["mmc54request"] / ir["mmc54"]
         target("`mmc.request` instructions/call within 5% of `set_webhook_status` (same call)",
                r <= 1.05, "%.3fx (%s vs %s)" % (r, fmt(ir["mmc54request"]), fmt(ir["mmc54"])))
+    # issue 18: a batch costs per call what a single call does; the single call near the floor
+    if "mmc54" in ir and "floor" in ir:
+        r = ir["mmc54"] / ir["floor"]
+        target("a single call (`set_webhook_status`, Lua 5.4) instructions/call <= 1.10x floor",
+               r <= 1.10, "%.3fx (%s vs %s)" % (r, fmt(ir["mmc54"]), fmt(ir["floor"])))
+    if "mmc54all" in ir and "mmc54" in ir:
+        r = ir["mmc54all"] / ir["mmc54"]
+        target("`request_all` over 100 calls: instructions/call <= 1.10x a single "
+               "`set_webhook_status` call's", r <= 1.10,
+               "%.3fx (%s vs %s%s)" % (
+                   r, fmt(ir["mmc54all"]), fmt(ir["mmc54"]),
+                   "; of the %s, the program's building of its request tables: %s" % (
+                       fmt(ir["mmc54all"]), fmt(ir["mmc54allbuild"]))
+                   if "mmc54allbuild" in ir else ""))
+    elif "cg_mmc54all" in many["missing"] and "mmc54" in ir:
+        target("`request_all` over 100 calls: instructions/call <= 1.10x a single "
+               "`set_webhook_status` call's", False,
+               "not measured: " + many["missing"]["cg_mmc54all"])
     if "mmc54" in ir and "mmc54hook" in ir:
         r = ir["mmc54hook"] / ir["mmc54"]
         target("an `on_request` hook costs < 5% instructions/call", r < 1.05,
@@ -232,6 +278,46 @@ def report(results_path):
                    "%.2f RTT" % (steady / rtt_us))
             target("mmc (%s) WAN cold first call <= 4.5 RTT" % label, first / rtt_us <= 4.5,
                    "%.2f RTT" % (first / rtt_us))
+    # issue 18: many calls at once, in RTT of the same link
+    batch = batch_summary(many)
+    seq = batch.get("seq")
+    if "seq" in many["missing"]:
+        target("100 calls one after another: about 100 RTT (the reference)", False,
+               "not measured: " + many["missing"]["seq"])
+    elif seq:
+        rtts = seq["first"] / rtt_us
+        target("%d calls one after another: about %d RTT (the reference; checked: %d to %d)" % (
+            seq["calls"], seq["calls"], 0.9 * seq["calls"], 1.2 * seq["calls"]),
+            0.9 * seq["calls"] <= rtts <= 1.2 * seq["calls"], "%.1f RTT" % rtts)
+    for key, name, conc, most_rtt, most_conns in BATCH_ROWS:
+        if most_rtt is None:
+            continue
+        text = "`request_all`, concurrency %d%s: %s calls in at most %d RTT%s" % (
+            conc, " over HTTP/2" if key.startswith("h2") else "",
+            fmt(seq["calls"]) if seq else "100", most_rtt,
+            " on one connection" if most_conns == 1 else
+            ", on at most %d connections" % most_conns)
+        r = batch.get(key)
+        if key in many["missing"]:
+            target(text, False, "not measured: " + many["missing"][key])
+            continue
+        if r is None:
+            continue
+        rtts = r["first"] / rtt_us
+        detail = "%.1f RTT, %d connection(s) opened (the most in a run)" % (rtts, r["conns"])
+        ok = rtts <= most_rtt and r["conns"] <= most_conns
+        logs = many["h2log"].get(key)
+        if key.startswith("h2"):
+            if not logs:
+                ok, detail = False, detail + "; no nginx log of its calls"
+            else:
+                calls = sum(x["requests"] for x in logs)
+                h2 = sum(x["http2"] for x in logs)
+                conns = max(x["connections"] for x in logs)
+                detail += "; nginx: %d of %d calls over HTTP/2, on %d connection(s) per run" % (
+                    h2, calls, conns)
+                ok = ok and calls > 0 and h2 == calls and conns == 1
+        target(text, ok, detail)
     if count:
         target("%s calls make exactly 1 appauth" % fmt(count["calls"]), count["appauth"] == 1,
                "%d appauth" % count["appauth"])
@@ -344,6 +430,34 @@ def report(results_path):
         m("OpenResty is not run through the proxy: its calls are mmc's, the same round trips "
           "as the mmc rows.")
         m("")
+    batch_table = batch_lines(BATCH_ROWS, batch, many["missing"], rtt_us)
+    if batch_table:
+        m("## Many calls at once: %s change-status calls over a %g ms RTT (issue 18)" % (
+            fmt(seq["calls"]) if seq else "100", 2 * delay_ms))
+        m("")
+        m("The same proxy as the WAN mode; every row is a fresh process that authenticates "
+          "first (not timed), then times two batches (the reference: one run of its calls). "
+          "The first batch opens the connections it needs (the token is already held), the "
+          "second finds them kept; the targets are about the first, connections included. "
+          "*Connections* is how many the proxy "
+          "accepted during the batch; the HTTP/2 row goes to a second listener of the same "
+          "nginx that offers HTTP/2 by ALPN (the HTTP/1.1 rows' listener does not). Figures "
+          "are medians over the runs (connections: the most seen in a run).")
+        m("")
+        md.extend(batch_table)
+        m("")
+        h2 = many["h2log"].get("h2all32")
+        if h2:
+            m("nginx's log of the HTTP/2 row: %d of %d change-status calls over HTTP/2, on %s "
+              "connection(s) per run (each run: its %d batches)." % (
+                  sum(x["http2"] for x in h2), sum(x["requests"] for x in h2),
+                  "/".join(str(int(x["connections"])) for x in h2),
+                  batch["h2all32"]["batches"] if "h2all32" in batch else 0))
+            m("")
+        blocks["wan"] = blocks.get("wan", []) + [
+            "", "%s change-status calls at once (issue 18) over the same link; *first* opens "
+            "its connections, *again* finds them kept:" % (fmt(seq["calls"]) if seq else "100"),
+            ""] + batch_table
     if ir:
         m("## Instructions per call (callgrind)")
         m("")
@@ -353,7 +467,8 @@ def report(results_path):
           " and ".join(fmt(n) for n in sorted(next(iter(cg.values())))))
         m("")
         table = ["| client | instructions/call | vs floor |", "|---|---:|---:|"]
-        for key in ("floor", "mmc54", "mmcjit", "mmc54request", "mmc54hook"):
+        for key in ("floor", "mmc54", "mmcjit", "mmc54request", "mmc54hook", "mmc54all",
+                    "mmc54allbuild"):
             if key in ir:
                 table.append("| %s | %s | %s |" % (NAMES[key], fmt(ir[key]),
                                                   ratio(ir[key], ir["floor"], 3)))
@@ -368,7 +483,13 @@ def report(results_path):
             m("")
             md.extend(profile)
             m("")
-    m("## Targets (issues 6 and 11)")
+        if many.get("cg_diff"):
+            m("Where a call made in a `request_all` batch of 100 spends more than the same call "
+              "made alone with `set_webhook_status` (Lua 5.4), per call:")
+            m("")
+            md.extend(["```text"] + many["cg_diff"] + ["```"])
+            m("")
+    m("## Targets (issues 6, 11 and 18)")
     m("")
     m("| target | measured | |")
     m("|---|---|---|")
@@ -376,23 +497,75 @@ def report(results_path):
     m("")
     m("## How to run")
     m("")
-    m("`bench/run` (about 3 minutes on 2 cores), or `bench/run --quick` (under one). Options: "
-      "`--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan`, `--no-callgrind`, "
-      "`--callgrind-only` (only the instructions per call, about a minute; its report goes to "
-      "`build-bench-floor/results-callgrind.md`). As root "
+    m("`bench/run` (about 7 minutes on 2 cores%s), or `bench/run --quick` (about one). "
+      "Options: `--delay-ms N` (WAN one-way delay), `--rounds N`, `--no-wan` (the batch rows "
+      "too), `--no-callgrind`, `--callgrind-only` (only the instructions per call, about a "
+      "minute; its report goes to `build-bench-floor/results-callgrind.md`), `--batch-only` "
+      "(only issue 18's rows and the callgrind runs they are compared with, about a minute; "
+      "its report goes to `build-bench-floor/results-batch.md`). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
-      "127.0.0.1.")
+      "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
+                      if "seconds" in meta else ""))
     blocks["targets"] = ["| target | measured | |", "|---|---|---|"] + targets
     blocks["run"] = ["The figures below are written by `bench/report.py` from the raw lines of one "
                      "run of `bench/run%s` (`bench/results.txt`; the whole report is "
                      "`bench/results.md`): %s." % (" --quick" if meta.get("quick") == "1" else "",
                                                     run_of(meta))]
-    printed = [""] + main_table
+    printed = ([""] + main_table) if len(main_table) > 2 else []
+    if batch_table:
+        printed += ["", "many calls at once, over a %g ms RTT:" % (2 * delay_ms), ""] + batch_table
     if wrk:
         printed += ["", "server capacity (wrk -t2 -c32, same URL, same run): %s requests/s" %
                     fmt(wrk.get("requests_per_s"))]
     printed += ["", "| target | measured | |", "|---|---|---|"] + targets
     return "\n".join(md) + "\n", blocks, printed
+
+
+def batch_summary(many):
+    """Per batch row: the median wall time of its first batches and of its later ones (in µs),
+    the most connections a first batch and a later one opened, and how many runs."""
+    out = {}
+    for key, runs in many["batch"].items():
+        first = [r for r in runs if r["batch"] == 1]
+        again = [r for r in runs if r["batch"] > 1]
+        if not first:
+            continue
+        out[key] = {
+            "calls": first[0]["calls"],
+            "first": statistics.median(r["wall"] for r in first) * 1e6,
+            "conns": max(r["conns"] for r in first),
+            "again": statistics.median(r["wall"] for r in again) * 1e6 if again else None,
+            "again_conns": max(r["conns"] for r in again) if again else None,
+            "batches": 1 + len(again) // len(first),
+            "runs": len(first),
+        }
+    return out
+
+
+def batch_lines(rows, batch, missing, rtt_us):
+    """The batch table (results.md, speed.md's wan block, what bench/run prints)."""
+    if not batch and not missing:
+        return []
+    seq = batch.get("seq")
+    table = ["| how | first ms | first RTT | connections opened | again RTT | connections "
+             "opened again | vs one after another | runs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, name, _, _, _ in rows:
+        r = batch.get(key)
+        if key in missing:
+            table.append("| %s | **%s** | – | – | – | – | – | – |" % (name, missing[key]))
+        elif r:
+            table.append("| %s | %s | %s | %d | %s | %s | %s | %d |" % (
+                name, fmt(r["first"] / 1000, 1), fmt(r["first"] / rtt_us, 1), r["conns"],
+                fmt(r["again"] / rtt_us, 1) if r["again"] else "–",
+                "%d" % r["again_conns"] if r["again_conns"] is not None else "–",
+                ratio(seq["first"], r["first"], 1) if seq else "–", r["runs"]))
+    return table
+
+
+def duration(seconds):
+    seconds = int(seconds)
+    return "%dm%02ds" % (seconds // 60, seconds % 60)
 
 
 def run_of(meta):

@@ -133,4 +133,5 @@ def main():
     report(lat, wall, cpu, hwm_kb(), extra)
 
 
-main()
+if __name__ == "__main__":   # clients/pool_client.py imports Client
+    main()

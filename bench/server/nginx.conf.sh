@@ -1,7 +1,25 @@
 # shellcheck shell=bash
 # Prints the fast server's nginx.conf. Sourced by bench/run, which sets:
 #   TMP (the run's temporary dir), BENCH (bench/), PORT (TLS API), CONTROL_PORT (plain /stats),
-#   SERVER_WORKERS, RUN_AS_ROOT (1 when nginx's master runs as root)
+#   SERVER_WORKERS, RUN_AS_ROOT (1 when nginx's master runs as root), H2_PORT (the same API
+#   with HTTP/2 offered by ALPN, for the batch rows; PORT stays HTTP/1.1 only)
+api_server() { # PORT LISTEN_FLAGS [LINE]: the API's server block (nginx 1.22: "listen ... http2")
+cat <<CONF
+    server {
+        listen 127.0.0.1:$1 ssl$2;
+        ${3:-}
+        ssl_certificate $TMP/certs/server.pem;
+        ssl_certificate_key $TMP/certs/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        location = /v2/usg/acs/auth/appauth { content_by_lua_block { require("huawei").appauth() } }
+        location = /v1/mmc/management/webhook/change-status {
+            content_by_lua_block { require("huawei").change_status() }
+        }
+        location / { content_by_lua_block { require("huawei").not_found() } }
+    }
+CONF
+}
 server_conf() {
 cat <<CONF
 $( [ "$RUN_AS_ROOT" = 1 ] && echo "user root;" )
@@ -13,6 +31,7 @@ load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 events { worker_connections 4096; }
 http {
     access_log off;
+    log_format connection '\$connection \$server_protocol \$uri';   # the HTTP/2 rows: one connection?
     client_body_temp_path $TMP/server/body;
     proxy_temp_path $TMP/server/proxy;
     fastcgi_temp_path $TMP/server/fastcgi;
@@ -28,18 +47,8 @@ http {
     lua_shared_dict nonces 32m;
     lua_shared_dict counters 1m;
     init_by_lua_block { require "huawei" }
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        ssl_certificate $TMP/certs/server.pem;
-        ssl_certificate_key $TMP/certs/server.key;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache shared:SSL:10m;
-        location = /v2/usg/acs/auth/appauth { content_by_lua_block { require("huawei").appauth() } }
-        location = /v1/mmc/management/webhook/change-status {
-            content_by_lua_block { require("huawei").change_status() }
-        }
-        location / { content_by_lua_block { require("huawei").not_found() } }
-    }
+$(api_server "$PORT" "")
+$(api_server "$H2_PORT" " http2" "access_log $TMP/server/h2.log connection;")
     server {
         listen 127.0.0.1:$CONTROL_PORT;
         location = /stats { content_by_lua_block { require("huawei").stats() } }
