@@ -754,6 +754,35 @@ typedef struct request_options {
     int requests_arg; /* in a batch: where the array of requests is */
 } request_options;
 
+/* What is wrong with a request's options as a whole once each was read: a body on a GET, or a
+ * query too long once escaped (counted exactly only when the quick bound says it may be). The
+ * same rule for client:request and each request of request_all. */
+static const char *request_options_problem(const char *method, const request_options *options) {
+    const char *problem = mmc_request_body_problem(method, options->body != NULL);
+    if (problem == NULL &&
+        options->raw_query_length * 3 + 2 * options->pair_count > MMC_MAX_QUERY_LENGTH &&
+        mmc_request_query_length(options->pairs, options->pair_count) > MMC_MAX_QUERY_LENGTH)
+        problem = "options.query is longer than 8192 bytes escaped";
+    return problem;
+}
+
+/* The core's call for a checked method, path and options (the core sorts the query pairs in
+ * place, so they are lent, not copied). */
+static mmc_api_call api_call_of(const char *method, const char *path, size_t path_length,
+                                request_options *options) {
+    mmc_api_call api_call = {.method = method,
+                             .path = path,
+                             .path_length = path_length,
+                             .query_pairs = options->pairs,
+                             .query_pair_count = options->pair_count,
+                             .body = options->body,
+                             .body_length = options->body_length,
+                             .headers = options->headers,
+                             .header_count = options->header_count,
+                             .retry = options->retry};
+    return api_call;
+}
+
 /* Raises a mistake in the options at `arg`; in a batch, naming the request: "requests[7].
  * options.query must be ...". */
 static int option_error(lua_State *L, int arg, const request_options *out, const char *message) {
@@ -945,23 +974,11 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     request_options options;
     options.index = 0;
     read_request_options(L, options_arg, &options);
-    problem = mmc_request_body_problem(method, options.body != NULL);
+    problem = request_options_problem(method, &options);
     if (problem != NULL)
         luaL_argerror(L, options_arg, problem);
-    if (options.raw_query_length * 3 + 2 * options.pair_count > MMC_MAX_QUERY_LENGTH &&
-        mmc_request_query_length(options.pairs, options.pair_count) > MMC_MAX_QUERY_LENGTH)
-        luaL_argerror(L, options_arg, "options.query is longer than 8192 bytes escaped");
 
-    mmc_api_call api_call = {.method = method,
-                             .path = path,
-                             .path_length = path_length,
-                             .query_pairs = options.pairs,
-                             .query_pair_count = options.pair_count,
-                             .body = options.body,
-                             .body_length = options.body_length,
-                             .headers = options.headers,
-                             .header_count = options.header_count,
-                             .retry = options.retry};
+    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
     call_context call;
     mmc_client *client = begin_call(L, client_arg, &call);
     mmc_client_request(client, &api_call, &call.result);
@@ -1088,23 +1105,10 @@ static void add_batch_request(lua_State *L, int requests_arg, int index, mmc_bat
     options.index = index;
     options.requests_arg = requests_arg;
     read_request_options(L, options_at, &options);
-    problem = mmc_request_body_problem(method, options.body != NULL);
-    if (problem == NULL &&
-        options.raw_query_length * 3 + 2 * options.pair_count > MMC_MAX_QUERY_LENGTH &&
-        mmc_request_query_length(options.pairs, options.pair_count) > MMC_MAX_QUERY_LENGTH)
-        problem = "options.query is longer than 8192 bytes escaped";
+    problem = request_options_problem(method, &options);
     if (problem != NULL)
         option_error(L, options_at, &options, problem);
-    mmc_api_call api_call = {.method = method,
-                             .path = path,
-                             .path_length = path_length,
-                             .query_pairs = options.pairs,
-                             .query_pair_count = options.pair_count,
-                             .body = options.body,
-                             .body_length = options.body_length,
-                             .headers = options.headers,
-                             .header_count = options.header_count,
-                             .retry = options.retry};
+    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
     mmc_buffer bad;
     mmc_buffer_init(&bad);
     if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad) != 0) {
