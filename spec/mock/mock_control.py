@@ -31,7 +31,7 @@ conferenceID is 404 MMC.111071001, as the meeting routes answer.
 
 import time
 
-DEFAULT_PASSWORD = "host-password-4711"
+DEFAULT_PASSWORD = "Hp-4711-9265-ZX"
 DEFAULT_MEETINGS = 1000
 MAX_MEETINGS = 100000
 TOKEN_LIFE = 1800                  # seconds (reference section 6: 30 minutes)

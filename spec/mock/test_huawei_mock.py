@@ -557,7 +557,7 @@ class PagingAndControlTests(Base):
 
     def test_control_token_mute_and_keep_alive(self):
         before = time.time()
-        status, _, out = self.control_token({"X-Password": "host-password-4711",
+        status, _, out = self.control_token({"X-Password": "Hp-4711-9265-ZX",
                                              "X-Login-Type": "1"})
         self.assertEqual(status, 200, out)
         data = out["data"]
@@ -595,14 +595,14 @@ class PagingAndControlTests(Base):
     def test_control_rejections(self):
         self.assertError(self.control_token({"X-Password": "wrong", "X-Login-Type": "1"}),
                          403, "MMC.111070006")
-        for headers in ({}, {"X-Password": "host-password-4711"},
-                        {"X-Password": "host-password-4711", "X-Login-Type": "1",
+        for headers in ({}, {"X-Password": "Hp-4711-9265-ZX"},
+                        {"X-Password": "Hp-4711-9265-ZX", "X-Login-Type": "1",
                          "X-Conference-Authorization": "x"}):
             with self.subTest(headers):
                 self.assertError(self.control_token(headers), 400, "MMC.111070001")
-        self.assertError(self.control_token({"X-Password": "host-password-4711",
+        self.assertError(self.control_token({"X-Password": "Hp-4711-9265-ZX",
                                              "X-Login-Type": "1"}, "1"), 404, "MMC.111071001")
-        token = self.control_token({"X-Password": "host-password-4711",
+        token = self.control_token({"X-Password": "Hp-4711-9265-ZX",
                                     "X-Login-Type": "1"})[2]["data"]["token"]
         self.assertError(self.mute(None), 401, "MMC.111070005")
         self.assertError(self.mute("not-a-token"), 401, "MMC.111070005")

@@ -72,7 +72,7 @@ function mock.conference_control(change)
     if change then return control("POST", "/control/conference-control", change) end
     return control("GET", "/control/conference-control")
 end
-mock.HOST_PASSWORD = "host-password-4711"
+mock.HOST_PASSWORD = "Hp-4711-9265-ZX"
 mock.CONTROL_TOKEN = "/v1/mmc/control/conferences/token"
 mock.MUTE = "/v1/mmc/control/conferences/mute"
 mock.CONFERENCES = "/v1/mmc/management/conferences"
