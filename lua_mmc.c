@@ -685,9 +685,14 @@ static void add_functions(lua_State *L, int state, const luaL_Reg *const *lists)
 __attribute__((visibility("default"))) int luaopen_mmc(lua_State *L);
 
 int luaopen_mmc(lua_State *L) {
-    static const luaL_Reg *const method_lists[] = {client_methods, mmc_lua_request_methods, NULL};
+    static const luaL_Reg *const method_lists[] = {client_methods, mmc_lua_request_methods,
+                                                   mmc_lua_each_methods,
+                                                   mmc_lua_conference_methods,
+                                                   NULL};
     static const luaL_Reg *const function_lists[] = {module_functions, mmc_lua_request_functions,
-                                                     mmc_lua_push_functions, NULL};
+                                                     mmc_lua_push_functions,
+                                                     mmc_lua_each_functions,
+                                                     NULL};
     lua_newtable(L); /* the module's state: the upvalue of every function */
     int state = lua_gettop(L);
     add_json_codec(L);

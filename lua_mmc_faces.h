@@ -14,4 +14,11 @@ extern const luaL_Reg mmc_lua_request_functions[];
 /* lua_mmc_push.c: mmc.verify_push, mmc.push_reply, mmc.push_event_id. */
 extern const luaL_Reg mmc_lua_push_functions[];
 
+/* lua_mmc_each.c: client:each, mmc.each. */
+extern const luaL_Reg mmc_lua_each_methods[];
+extern const luaL_Reg mmc_lua_each_functions[];
+
+/* lua_mmc_conference.c: client:conference. */
+extern const luaL_Reg mmc_lua_conference_methods[];
+
 #endif

@@ -96,6 +96,12 @@ def load(path):
         if tag == "BATCH":
             many["batch"][words[1]].append(kv(words[2:]))
             continue
+        if tag == "EACH":
+            many.setdefault("each", []).append(kv(words[1:]))
+            continue
+        if tag == "EACHMETA":
+            many.setdefault("each_meta", {})[words[1]] = " ".join(words[2:])
+            continue
         if tag == "MISSING":
             many["missing"].setdefault(words[1], " ".join(words[2:]))
             continue
@@ -321,6 +327,13 @@ def report(results_path):
     if count:
         target("%s calls make exactly 1 appauth" % fmt(count["calls"]), count["appauth"] == 1,
                "%d appauth" % count["appauth"])
+    # issue 19: client:each asks for exactly one page per `limit` items
+    for r in many.get("each", []):
+        expected = -(-int(r["items"]) // int(r["limit"]))
+        target("`each` over %s items makes exactly ceil(%s / %d) = %d requests" % (
+            fmt(r["items"]), fmt(r["items"]), r["limit"], expected),
+            r["requests"] == expected and r["seen"] == r["items"],
+            "%d requests, %s items walked" % (r["requests"], fmt(r["seen"])))
     for lua, r in sorted(rss.items()):
         grow = r["rss_n"] - r["rss_1k"]
         target("RSS after %s calls within 1 MiB of after 1,000 (%s)" % (fmt(r["calls"]), lua),
@@ -489,7 +502,27 @@ def report(results_path):
             m("")
             md.extend(["```text"] + many["cg_diff"] + ["```"])
             m("")
-    m("## Targets (issues 6, 11 and 18)")
+    if many.get("each"):
+        each_meta = many.get("each_meta")
+        m("## Pages: `client:each` (issue 19)")
+        m("")
+        m("A fresh Lua 5.4 process walks `GET /v1/mmc/management/conferences` of the local mock "
+          "(`spec/mock`, set up with that many meetings) with `client:each`, `limit` items a "
+          "page, after logging in; the mock counts the requests. %s" % (
+              "Measured by `bench/run --each-only` on %s, commit %s (%s), apart from the run "
+              "above." % (each_meta.get("date", "?"), each_meta.get("commit", "?"),
+                          "a clean tree" if each_meta.get("tree") == "clean"
+                          else "tree " + each_meta.get("tree", "?"))
+              if each_meta else "Measured in this run."))
+        m("")
+        m("| limit | items | items walked | requests | ceil(items / limit) | seconds |")
+        m("|---:|---:|---:|---:|---:|---:|")
+        for r in many["each"]:
+            m("| %d | %s | %s | %d | %d | %.2f |" % (
+                r["limit"], fmt(r["items"]), fmt(r["seen"]), r["requests"],
+                -(-int(r["items"]) // int(r["limit"])), r["seconds"]))
+        m("")
+    m("## Targets (issues 6, 11, 18 and 19)")
     m("")
     m("| target | measured | |")
     m("|---|---|---|")
@@ -502,7 +535,8 @@ def report(results_path):
       "too), `--no-callgrind`, `--callgrind-only` (only the instructions per call, about a "
       "minute; its report goes to `build-bench-floor/results-callgrind.md`), `--batch-only` "
       "(only issue 18's rows and the callgrind runs they are compared with, about a minute; "
-      "its report goes to `build-bench-floor/results-batch.md`). As root "
+      "its report goes to `build-bench-floor/results-batch.md`), `--each-only` (only issue "
+      "19's `each` row, about 30 s; it replaces that row's lines in `bench/results.txt`). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
                       if "seconds" in meta else ""))

@@ -85,6 +85,12 @@ TOKEN_PATH = "/v1/usg/acs/token"
 ROUTES = {APPAUTH_PATH: ("POST",), CHANGE_STATUS_PATH: ("PUT",),
           LINK_CONFIG_PATH: ("POST", "GET", "DELETE"), TOKEN_PATH: ("DELETE",)}
 # The meeting routes (MEETING_ROUTES, defined with their handlers below) join ROUTES there.
+# Routes that need no X-Access-Token (meeting control: its own token; mock_control.py):
+# path -> {method: handler(api_handler, state, query, body)}; they join ROUTES too.
+TOKENLESS_ROUTES = {}
+# Modules that add routes (mock_control.py, ...) extend the setup: each entry is
+# (keys it accepts, check(cfg) -> parsed value or BadInput, reset(state, parsed) under the lock).
+SETUP_EXTENSIONS = []
 
 JSON_CT = "application/json;charset=UTF-8"
 # App ID authentication's other optional fields (reference section 1): strings when given.
@@ -192,7 +198,8 @@ def parse_setup(cfg):
     """Validate a setup document; return (apps, valid_period, webhook_ids, max_tokens,
     push_retry policy or None)."""
     _check_keys(cfg, ("apps", "token_valid_period", "webhook_ids", "max_tokens_per_user",
-                      "push_retry"), "setup")
+                      "push_retry") + tuple(k for keys, _, _ in SETUP_EXTENSIONS for k in keys),
+                "setup")
     apps = {}
     raw_apps = cfg.get("apps", [])
     if not isinstance(raw_apps, list):
@@ -273,6 +280,7 @@ class State:
 
     def setup(self, cfg):
         apps, period, hooks, max_tokens, retry = parse_setup(cfg)   # validate first
+        extensions = [(reset, check(cfg)) for _, check, reset in SETUP_EXTENSIONS]
         with self.lock:
             self.apps = apps
             self.token_valid_period = period
@@ -298,6 +306,8 @@ class State:
             self.seq = 0
             self.conferences = {}     # app_id -> [ConferenceInfo, ...]: see the meetings block
             self.conference_seq = 914083137   # the last conferenceID given
+            for reset, parsed in extensions:
+                reset(self, parsed)
 
     def issue_token(self, app_id, corp_id, user_id, now):
         """Caller holds the lock."""
@@ -694,6 +704,8 @@ class ApiHandler(QuietHandler):
                                headers=[("Allow", ", ".join(methods))])
             if path == APPAUTH_PATH:
                 result = self.appauth(st, body)
+            elif path in TOKENLESS_ROUTES:
+                result = TOKENLESS_ROUTES[path][self.command](self, st, query, body)
             else:
                 tok = self.check_token(st)
                 if path == CHANGE_STATUS_PATH:
@@ -1041,12 +1053,19 @@ def _conference(conference_id, subject, start, length, media="Voice,HDVideo"):
 
 
 def _conferences(st, app_id):
-    """Caller holds the lock. The app's meetings, seeded on first use."""
+    """Caller holds the lock. The app's meetings, seeded on first use: the two above, then
+    generated ones up to the setup's "meetings" (mock_control.py; 1,000 by default), one an
+    hour from 2030-02-01 00:00 UTC, conferenceIDs 920000000 up, subjects "Meeting N"."""
     if app_id not in st.conferences:
-        st.conferences[app_id] = [
+        seeded = [
             _conference("914083136", "Weekly sync", "2030-01-07 02:00", 60),
             _conference("914083137", "Release review: Q1", "2030-01-08 06:30", 30, "Voice"),
         ]
+        base = time.mktime(time.strptime("2030-02-01 00:00", "%Y-%m-%d %H:%M"))
+        for i in range(getattr(st, "meeting_count", 2) - len(seeded)):
+            start = time.strftime("%Y-%m-%d %H:%M", time.localtime(base + 3600 * i))
+            seeded.append(_conference(str(920000000 + i), "Meeting %d" % (i + 1), start, 30))
+        st.conferences[app_id] = seeded
     return st.conferences[app_id]
 
 
@@ -1159,6 +1178,11 @@ MEETING_ROUTES = {
     CONF_DETAIL_PATH: {"GET": _show_meeting_detail},
 }
 ROUTES.update({path: tuple(methods) for path, methods in MEETING_ROUTES.items()})
+
+# Meeting control and the meeting count (a module of its own); it adds to TOKENLESS_ROUTES,
+# SETUP_EXTENSIONS and CONTROL_ROUTES through install().
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mock_control  # noqa: E402  (needs the names above)
 
 
 class ControlHandler(QuietHandler):
@@ -1377,6 +1401,7 @@ CONTROL_ROUTES = {
     ("POST", "/control/push-retry"): c_push_retry,
     ("GET", "/control/webhook-config"): c_webhook_config,
 }
+mock_control.install(sys.modules[__name__])
 
 
 class Server(http.server.ThreadingHTTPServer):

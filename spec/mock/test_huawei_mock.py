@@ -507,6 +507,113 @@ class MeetingTests(Base):
                          405, "MOCK.405")
 
 
+class PagingAndControlTests(Base):
+    """Paging through many meetings, and meeting control (mock_control.py)."""
+
+    CONFERENCES = "/v1/mmc/management/conferences"
+    CONTROL_TOKEN = "/v1/mmc/control/conferences/token"
+    MUTE = "/v1/mmc/control/conferences/mute"
+
+    def get(self, target, headers):
+        status, hdrs, out = self.api("GET", target, None, headers)
+        return status, hdrs, json.loads(out) if out else None
+
+    def test_1000_meetings_by_default_paged_as_huawei(self):
+        token = self.login()
+        seen, offset = [], 0
+        while True:
+            status, _, page = self.get("%s?limit=500&offset=%d" % (self.CONFERENCES, offset),
+                                       {"X-Access-Token": token})
+            self.assertEqual(status, 200)
+            self.assertEqual((page["offset"], page["limit"], page["count"]), (offset, 500, 1000))
+            if not page["data"]:
+                break
+            seen += [c["conferenceID"] for c in page["data"]]
+            offset += len(page["data"])
+        self.assertEqual(len(seen), 1000)
+        self.assertEqual(len(set(seen)), 1000)
+        self.assertEqual(seen[:3], ["914083136", "914083137", "920000000"])
+
+    def test_meetings_from_the_setup(self):
+        self.assertEqual(self.ctl("POST", "/control/setup", dict(SETUP, meetings=10000))[0], 200)
+        token = self.login()
+        _, _, page = self.get(self.CONFERENCES + "?limit=1&offset=9999", {"X-Access-Token": token})
+        self.assertEqual((page["count"], len(page["data"])), (10000, 1))
+        for bad in (1, 100001, "9", True):
+            with self.subTest(bad):
+                self.assertEqual(self.ctl("POST", "/control/setup", dict(SETUP, meetings=bad))[0],
+                                 400)
+
+    def control_token(self, headers, conference_id="914083136"):
+        return self.get("%s?conferenceID=%s" % (self.CONTROL_TOKEN, conference_id), headers)
+
+    def mute(self, token, body=b'{"isMute": 1}', conference_id="914083136"):
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["X-Conference-Authorization"] = token
+        status, hdrs, out = self.api("PUT", "%s?conferenceID=%s" % (self.MUTE, conference_id),
+                                     body, headers)
+        return status, hdrs, json.loads(out) if out else None
+
+    def test_control_token_mute_and_keep_alive(self):
+        before = time.time()
+        status, _, out = self.control_token({"X-Password": "Hp-4711-9265-ZX",
+                                             "X-Login-Type": "1"})
+        self.assertEqual(status, 200, out)
+        data = out["data"]
+        self.assertEqual(data["confTokenExpireTime"], 1800)
+        self.assertAlmostEqual(data["expireTime"] / 1000, before + 1800, delta=30)
+        self.assertEqual(self.mute(data["token"])[0], 200)
+        state = self.ctl("GET", "/control/conference-control")[1]
+        self.assertEqual(state["muted"], {"914083136": 1})
+        self.assertEqual(state["tokens"], [data["token"]])
+        # keep-alive: the token itself instead of the password gives a new one
+        status, _, renewed = self.control_token({"X-Conference-Authorization": data["token"]})
+        self.assertEqual(status, 200, renewed)
+        self.assertNotEqual(renewed["data"]["token"], data["token"])
+        self.assertEqual(self.mute(renewed["data"]["token"], b'{"isMute": 0}')[0], 200)
+        # a token of another meeting does not control this one
+        self.assertError(self.mute(renewed["data"]["token"], conference_id="914083137"),
+                         401, "MMC.111070005")
+
+    def test_control_token_life_and_revocation(self):
+        self.ctl("POST", "/control/conference-control", {"token_life": 0.5, "password": "pw-2"})
+        _, _, out = self.control_token({"X-Password": "pw-2", "X-Login-Type": "1"})
+        self.assertEqual(out["data"]["confTokenExpireTime"], 0)
+        token = out["data"]["token"]
+        self.assertEqual(self.mute(token)[0], 200)
+        time.sleep(0.7)
+        self.assertError(self.mute(token), 401, "MMC.111070005")
+        self.assertError(self.control_token({"X-Conference-Authorization": token}),
+                         401, "MMC.111070005")
+        self.ctl("POST", "/control/conference-control", {"token_life": 60})
+        token = self.control_token({"X-Password": "pw-2", "X-Login-Type": "1"})[2]["data"]["token"]
+        self.assertEqual(self.ctl("POST", "/control/conference-control",
+                                  {"revoke": True})[1]["revoked"], 2)
+        self.assertError(self.mute(token), 401, "MMC.111070005")
+
+    def test_control_rejections(self):
+        self.assertError(self.control_token({"X-Password": "wrong", "X-Login-Type": "1"}),
+                         403, "MMC.111070006")
+        for headers in ({}, {"X-Password": "Hp-4711-9265-ZX"},
+                        {"X-Password": "Hp-4711-9265-ZX", "X-Login-Type": "1",
+                         "X-Conference-Authorization": "x"}):
+            with self.subTest(headers):
+                self.assertError(self.control_token(headers), 400, "MMC.111070001")
+        self.assertError(self.control_token({"X-Password": "Hp-4711-9265-ZX",
+                                             "X-Login-Type": "1"}, "1"), 404, "MMC.111071001")
+        token = self.control_token({"X-Password": "Hp-4711-9265-ZX",
+                                    "X-Login-Type": "1"})[2]["data"]["token"]
+        self.assertError(self.mute(None), 401, "MMC.111070005")
+        self.assertError(self.mute("not-a-token"), 401, "MMC.111070005")
+        for body in (b"{}", b'{"isMute": 2}', b'{"isMute": true}', b'{"isMute": 1, "x": 1}'):
+            with self.subTest(body):
+                self.assertError(self.mute(token, body), 400, "MMC.111070001")
+        for bad in ({"password": ""}, {"token_life": 0}, {"revoke": 1}, {"nope": 1}):
+            with self.subTest(bad):
+                self.assertEqual(self.ctl("POST", "/control/conference-control", bad)[0], 400)
+
+
 class FaultTests(Base):
 
     def test_fail_with_path_filter_and_count(self):

@@ -65,6 +65,17 @@ function mock.in_flight() return control("GET", "/control/in-flight") end
 function mock.tls_errors() return control("GET", "/control/tls-errors") end
 function mock.revoke(token) return control("POST", "/control/revoke", token and { token = token } or {}) end
 function mock.delay(seconds, count) return control("POST", "/control/delay", { seconds = seconds, count = count or cjson.null }) end
+-- Meeting control (spec/mock/mock_control.py): { password =, token_life = (seconds),
+-- revoke = true } change it; without an argument, its state: { password =, token_life =,
+-- tokens = { every control token issued }, muted = { [conferenceID] = 0 or 1 } }.
+function mock.conference_control(change)
+    if change then return control("POST", "/control/conference-control", change) end
+    return control("GET", "/control/conference-control")
+end
+mock.HOST_PASSWORD = "Hp-4711-9265-ZX"
+mock.CONTROL_TOKEN = "/v1/mmc/control/conferences/token"
+mock.MUTE = "/v1/mmc/control/conferences/mute"
+mock.CONFERENCES = "/v1/mmc/management/conferences"
 function mock.fail(rule) return control("POST", "/control/fail", rule) end
 function mock.clear_faults() return control("POST", "/control/clear-faults", {}) end
 
@@ -146,9 +157,14 @@ end
 local function secrets()
     local found = { mock.APP_KEY, mock.SP_APP_KEY }
     for _, r in ipairs(mock.requests()) do
-        local token = r.headers["x-access-token"]
-        if token and #token > 0 then found[#found + 1] = token end
+        -- the access token, and meeting control's host password and control token
+        for _, name in ipairs { "x-access-token", "x-password", "x-conference-authorization" } do
+            local secret = r.headers[name]
+            if secret and #secret >= 8 then found[#found + 1] = secret end
+        end
     end
+    found[#found + 1] = mock.HOST_PASSWORD
+    for _, token in ipairs(mock.conference_control().tokens) do found[#found + 1] = token end
     for _, config in ipairs(mock.webhook_configs()) do
         -- (the bad-input spec stores one-character keys such as "=": not secrets worth a grep)
         if config.subscriberKey and #config.subscriberKey >= 8 then
