@@ -46,8 +46,8 @@ static void progress_figures(const mmc_transport *transport, curl_off_t dltotal,
     *total = all > 0 ? (uint64_t)all : 0;
 }
 
-/* libcurl's progress meter, passed on to the transfer's progress at most every 0.1 s and only
- * when bytes moved. A non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+/* libcurl's progress meter, passed on to the transfer's progress when bytes moved: at once the
+ * first time, then at most every 0.1 s. A non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
     mmc_transport *transport = userdata;
@@ -68,12 +68,12 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
     return 0;
 }
 
-/* The last progress call, once the transfer completed (its answer is ignored: nothing is left
- * to stop). */
-static void final_progress(mmc_transport *transport) {
+/* The last progress call, once the transfer completed. CURLE_OK, or CURLE_ABORTED_BY_CALLBACK
+ * when it says stop: the body is then not kept, as when it said so earlier. */
+static CURLcode final_progress(mmc_transport *transport) {
     mmc_transfer *transfer = transport->transfer;
     if (transfer == NULL || transfer->progress == NULL)
-        return;
+        return CURLE_OK;
     curl_off_t down = 0, up = 0, down_total = -1, up_total = -1;
     curl_easy_getinfo(transport->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
     curl_easy_getinfo(transport->easy, CURLINFO_SIZE_UPLOAD_T, &up);
@@ -83,7 +83,11 @@ static void final_progress(mmc_transport *transport) {
     progress_figures(transport, down_total, down, up_total, up, &done, &total);
     if (total == 0)
         total = done;
-    transfer->progress(transfer->progress_ctx, done, total, 1, &transfer->stopped);
+    if (transfer->progress(transfer->progress_ctx, done, total, 1, &transfer->stopped) != 0) {
+        transport->stopped = 1;
+        return CURLE_ABORTED_BY_CALLBACK;
+    }
+    return CURLE_OK;
 }
 
 /* Picks X-Request-Id out of the answer's headers, and notes the blank line that ends them. A
@@ -546,7 +550,7 @@ static CURLcode begin_transfer(mmc_transport *transport, mmc_transfer *transfer)
     transport->transfer = transfer;
     transport->body_to_sink = -1;
     transport->stopped = 0;
-    transport->progress_at = mmc_clock_monotonic();
+    transport->progress_at = -1; /* the first bytes are told at once */
     transport->progress_done = 0;
     if (transfer == NULL)
         return CURLE_OK;
@@ -649,7 +653,7 @@ int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request
     free_headers(transport->header_list);
     transport->header_list = NULL;
     if (code == CURLE_OK)
-        final_progress(transport);
+        code = final_progress(transport);
     end_transfer(transport);
     mmc_transfer *transfer = transport->transfer;
     transport->transfer = NULL;

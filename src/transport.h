@@ -51,7 +51,9 @@ typedef struct mmc_form_part {
 /* Told how the transfer goes: `done` bytes of `total` (0 when the total is unknown) of the
  * body received (of the form sent, for a request with a form); `final` is 1 for the last
  * call, made once the transfer completed. Return 0 to go on, anything else to stop the
- * transfer (after appending why to `why`). Called at most about 10 times a second. */
+ * transfer (after appending why to `why`): the call then fails, even at the final call (a
+ * body in a sink is then not kept). Called when the first bytes move, then at most every
+ * 0.1 s, and once at the end. */
 typedef int (*mmc_progress_fn)(void *ctx, uint64_t done, uint64_t total, int final,
                                mmc_buffer *why);
 
