@@ -313,7 +313,8 @@ mmc_client *mmc_lua_check_ready_client(lua_State *L, int arg) {
     if (box->client == NULL)
         luaL_error(L, "mmc: the client is closed");
     if (box->busy)
-        luaL_error(L, "mmc: the client is in a call already (a token store must not use it)");
+        luaL_error(L, "mmc: the client is in a call already (its token store and its output "
+                      "and progress functions must not use it)");
     const char *missing = mmc_client_missing_credential(box->client);
     if (missing != NULL)
         luaL_error(L,

@@ -23,7 +23,10 @@ RESULTS.txt holds, one a line:
     BATCH <key> batch=B calls=N conc=C wall=S conns=K    (issue 18: one timed batch)
     MISSING <key> <why>          a batch row that could not be measured (a failure, not a figure)
     H2LOG <key> requests=N http2=N connections=K
-    META <name> <text>
+    UPLOAD bytes=N seconds=S rss_before=KB hwm_before=KB hwm_after=KB status=200
+                                 (issue 19: one form upload of a 64 MiB file, streamed)
+    META <name> <text>           (upload_date, upload_commit: when bench/run --upload-only
+                                 last replaced the UPLOAD line)
 The lines are in the order the runs were made. Every client run sits next to floor runs; its
 ratio to the floor is taken against the floor runs just before and after it (the machine's
 speed drifts), and a row's ratio is the median of those paired ratios over its runs. The
@@ -107,6 +110,9 @@ def load(path):
             continue
         if tag == "H2LOG":
             many["h2log"][words[1]].append(kv(words[2:]))
+            continue
+        if tag == "UPLOAD":
+            many["upload"] = kv(words[1:])
             continue
         if tag == "RESULT":
             r = kv(words[2:])
@@ -342,6 +348,18 @@ def report(results_path):
                                                  "" if r["calls"] >= 100000 else
                                                  "; --quick: fewer than 100,000 calls"))
 
+    up = many.get("upload")
+    if up:   # issue 19: a form upload streams the file from disk
+        grow = up["hwm_after"] - up["hwm_before"]
+        when = (" (`bench/run --upload-only`, %s, commit %s)" % (meta["upload_date"],
+                                                                 meta.get("upload_commit", "?"))
+                if "upload_date" in meta else "")
+        target("upload of a %s MiB file (`options.form`): peak RSS grows < 16 MiB" %
+               fmt(up["bytes"] / 1048576), grow < 16 * 1024,
+               "peak RSS %s KiB -> %s KiB (%+d KiB), %s MiB/s to the local server%s" % (
+                   fmt(up["hwm_before"]), fmt(up["hwm_after"]), grow,
+                   fmt(up["bytes"] / 1048576 / up["seconds"]), when))
+
     # ---- results.md
     md = []
     m = md.append
@@ -536,7 +554,10 @@ def report(results_path):
       "minute; its report goes to `build-bench-floor/results-callgrind.md`), `--batch-only` "
       "(only issue 18's rows and the callgrind runs they are compared with, about a minute; "
       "its report goes to `build-bench-floor/results-batch.md`), `--each-only` (only issue "
-      "19's `each` row, about 30 s; it replaces that row's lines in `bench/results.txt`). As root "
+      "19's `each` row, about 30 s; it replaces that row's lines in `bench/results.txt`), "
+      "`--upload-only` (only issue 19's upload row, against the local server, about 30 "
+      "seconds; it replaces the UPLOAD line of `bench/results.txt` and rewrites this report "
+      "and `docs/speed.md` from it). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
                       if "seconds" in meta else ""))
