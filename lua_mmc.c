@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "lua_mmc_compat.h"
+#include "lua_mmc_download.h"
 #include "lua_mmc_token_store.h"
 #include "src/client.h"
 #include "src/engine.h"
@@ -332,7 +333,8 @@ static mmc_client *check_ready_client(lua_State *L, int arg) {
     if (box->client == NULL)
         luaL_error(L, "mmc: the client is closed");
     if (box->busy)
-        luaL_error(L, "mmc: the client is in a call already (a token store must not use it)");
+        luaL_error(L, "mmc: the client is in a call already (a token store, an on_request hook or "
+                      "a download's output or progress function must not use it)");
     const char *missing = mmc_client_missing_credential(box->client);
     if (missing != NULL)
         luaL_error(L,
@@ -1424,6 +1426,28 @@ static int module_push_reply(lua_State *L) {
     return 2;
 }
 
+/* client:download(entry, path [, options]) and mmc.download: lua_mmc_download.c. A download
+ * needs no credentials (it sends only the entry's token), but an open client that is not in a
+ * call already. */
+static int download_with(lua_State *L, client_box *box, int entry_arg) {
+    if (box->client == NULL)
+        return luaL_error(L, "mmc: the client is closed");
+    if (box->busy)
+        return luaL_error(L, "mmc: the client is in a call already (a download's output or "
+                             "progress function, a token store or an on_request hook must not "
+                             "use it)");
+    return mmc_lua_download(L, box->client, &box->busy, entry_arg);
+}
+
+static int client_download(lua_State *L) {
+    return download_with(L, check_self(L, "download"), 2);
+}
+
+static int module_download(lua_State *L) {
+    lua_settop(L, 3);
+    return download_with(L, lua_touserdata(L, push_default_client(L)), 1);
+}
+
 static int module_new(lua_State *L) {
     lua_settop(L, 1);
     push_new_client(L, 1);
@@ -1459,6 +1483,7 @@ static const luaL_Reg client_methods[] = {
     {"logout", client_logout},
     {"request", client_request},
     {"request_all", client_request_all},
+    {"download", client_download},
     {"close", client_close},
     {NULL, NULL},
 };
@@ -1481,6 +1506,7 @@ static const luaL_Reg module_functions[] = {
     {"logout", module_logout},
     {"request", module_request},
     {"request_all", module_request_all},
+    {"download", module_download},
     {"verify_push", module_verify_push},
     {"push_reply", module_push_reply},
     {"push_event_id", module_push_event_id},

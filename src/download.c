@@ -1,0 +1,384 @@
+#include "download.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "clock.h"
+#include "crypto.h"
+#include "message.h"
+#include "token.h"
+#include "transport.h"
+
+#define ERROR_BODY_MAX ((size_t)64 * 1024) /* of an error answer, for its message */
+
+typedef struct download_state {
+    const mmc_download *download;
+    CURL *easy;
+    int fd;               /* the partial file, or -1 */
+    mmc_buffer part_path; /* its name: "<path>.mmc-<random>.part" */
+    long status;          /* the answer's status, 0 until its body starts */
+    int is_body;          /* 2xx: the body goes to the output */
+    uint64_t written;
+    uint64_t total;       /* Content-Length, or 0 */
+    mmc_buffer error_body; /* the start of an error answer's body */
+    mmc_buffer problem;   /* why the transfer was stopped on our side */
+    int stopped;
+    double last_progress;
+} download_state;
+
+const char *mmc_download_url_problem(const char *url) {
+    if (strncmp(url, "https://", 8) != 0)
+        return "must be an https:// URL (a download never goes over plain http)";
+    size_t length = strlen(url);
+    if (length > MMC_DOWNLOAD_MAX_URL_LENGTH)
+        return "is longer than 4096 bytes";
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c == 0x7f)
+            return "holds a space or a control character";
+    }
+    const char *host = url + 8;
+    size_t authority = strcspn(host, "/?#");
+    if (authority == 0)
+        return "names no host";
+    if (memchr(host, '@', authority) != NULL)
+        return "must not hold a user name or password";
+    return NULL;
+}
+
+/* The folder of `path` into `folder`: what comes before its last '/', "/" for a file at the
+ * root, "." for a bare name. */
+static int folder_of(const char *path, mmc_buffer *folder) {
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return mmc_buffer_append_string(folder, ".");
+    if (slash == path)
+        return mmc_buffer_append_string(folder, "/");
+    return mmc_buffer_append(folder, path, (size_t)(slash - path)) ||
+           mmc_buffer_append(folder, "", 0);
+}
+
+int mmc_download_path_problem(const char *path, mmc_buffer *problem) {
+    struct stat info;
+    if (path[0] == '\0')
+        return mmc_buffer_append_string(problem, "the path is empty"), -1;
+    if (path[strlen(path) - 1] == '/' || (stat(path, &info) == 0 && S_ISDIR(info.st_mode)))
+        return mmc_buffer_append_format(problem, "%s is a folder, not a file", path), -1;
+    mmc_buffer folder;
+    mmc_buffer_init(&folder);
+    int failed = 0;
+    if (folder_of(path, &folder) != 0) {
+        failed = 1;
+        mmc_buffer_append_string(problem, "out of memory");
+    } else if (stat(mmc_buffer_text(&folder), &info) != 0) {
+        failed = 1;
+        mmc_buffer_append_format(problem, "the folder %s of %s %s", mmc_buffer_text(&folder),
+                                 path, errno == ENOENT ? "does not exist" : strerror(errno));
+    } else if (!S_ISDIR(info.st_mode)) {
+        failed = 1;
+        mmc_buffer_append_format(problem, "%s (the folder of %s) is not a folder",
+                                 mmc_buffer_text(&folder), path);
+    } else if (access(mmc_buffer_text(&folder), W_OK | X_OK) != 0) {
+        failed = 1;
+        mmc_buffer_append_format(problem, "the folder %s of %s is not writable (%s)",
+                                 mmc_buffer_text(&folder), path, strerror(errno));
+    }
+    mmc_buffer_free(&folder);
+    return failed ? -1 : 0;
+}
+
+/* Creates the partial file beside the target: same folder, so the rename is atomic. */
+static int open_part(download_state *state, const char *path, mmc_buffer *problem) {
+    for (int attempt = 0; attempt < 8; attempt++) {
+        char suffix[17];
+        mmc_buffer_clear(&state->part_path);
+        if (mmc_random_hex(8, suffix, sizeof suffix) != 0 ||
+            mmc_buffer_append_format(&state->part_path, "%s.mmc-%s.part", path, suffix) != 0) {
+            mmc_buffer_append_string(problem, "out of memory");
+            return -1;
+        }
+        state->fd = open(mmc_buffer_text(&state->part_path),
+                         O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (state->fd >= 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    mmc_buffer_append_format(problem, "%s cannot be written: %s", path, strerror(errno));
+    mmc_buffer_clear(&state->part_path);
+    return -1;
+}
+
+static void stop(download_state *state) {
+    state->stopped = 1;
+}
+
+static size_t on_data(char *data, size_t size, size_t count, void *userdata) {
+    download_state *state = userdata;
+    const mmc_download *download = state->download;
+    size_t length = size * count;
+    if (state->status == 0) {
+        curl_easy_getinfo(state->easy, CURLINFO_RESPONSE_CODE, &state->status);
+        state->is_body = state->status >= 200 && state->status < 300;
+        curl_off_t total = -1;
+        if (curl_easy_getinfo(state->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total) ==
+                CURLE_OK &&
+            total > 0)
+            state->total = (uint64_t)total;
+    }
+    if (!state->is_body) {
+        size_t room = ERROR_BODY_MAX - state->error_body.length;
+        if (mmc_buffer_append(&state->error_body, data, length < room ? length : room) != 0)
+            return 0;
+        return length;
+    }
+    if (download->max_size > 0 && length > download->max_size - state->written) {
+        mmc_buffer_append_format(&state->problem,
+                                 "the file is larger than max_size (%llu bytes)",
+                                 (unsigned long long)download->max_size);
+        stop(state);
+        return 0;
+    }
+    if (state->fd >= 0) {
+        size_t done = 0;
+        while (done < length) {
+            ssize_t n = write(state->fd, data + done, length - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                mmc_buffer_append_format(&state->problem, "writing %s failed: %s",
+                                         download->path, n < 0 ? strerror(errno) : "no progress");
+                stop(state);
+                return 0;
+            }
+            done += (size_t)n;
+        }
+    } else if (download->callbacks.write(download->callbacks.context, data, length,
+                                         &state->problem) != 0) {
+        stop(state);
+        return 0;
+    }
+    state->written += length;
+    return length;
+}
+
+static int call_progress(download_state *state) {
+    const mmc_download_callbacks *callbacks = &state->download->callbacks;
+    state->last_progress = mmc_clock_monotonic();
+    if (callbacks->progress(callbacks->context, state->written, state->total, &state->problem) !=
+        0) {
+        stop(state);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_progress(void *userdata, curl_off_t download_total, curl_off_t download_now,
+                       curl_off_t upload_total, curl_off_t upload_now) {
+    (void)download_total;
+    (void)download_now;
+    (void)upload_total;
+    (void)upload_now;
+    download_state *state = userdata;
+    if (!state->is_body || state->download->callbacks.progress == NULL || state->written == 0)
+        return 0;
+    if (mmc_clock_monotonic() - state->last_progress < MMC_DOWNLOAD_PROGRESS_INTERVAL)
+        return 0;
+    return call_progress(state) != 0;
+}
+
+#define SET(option, value)                                                                         \
+    do {                                                                                           \
+        if (curl_easy_setopt(easy, option, value) != CURLE_OK)                                     \
+            return -1;                                                                             \
+    } while (0)
+
+static int set_download_options(CURL *easy, download_state *state, const mmc_client *client) {
+    const mmc_download *download = state->download;
+    SET(CURLOPT_WRITEFUNCTION, on_data);
+    SET(CURLOPT_WRITEDATA, state);
+    SET(CURLOPT_NOPROGRESS, 0L);
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_XFERINFODATA, state);
+    /* The client's max_body is for API answers: a recording has max_size or no limit. */
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(download->max_size <= INT64_MAX
+                                                    ? download->max_size
+                                                    : 0));
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    SET(CURLOPT_PROTOCOLS_STR, "https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
+    SET(CURLOPT_ACCEPT_ENCODING, (char *)NULL);
+    if (!download->ssl_verify) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    /* A stalled transfer (not a byte for the client's timeout) ends; a slow one goes on. */
+    long stall = (long)ceil(client->timeout);
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, stall > 0 ? stall : 1L);
+    SET(CURLOPT_BUFFERSIZE, 256L * 1024);
+    return 0;
+}
+
+/* The message of an answer that is not 2xx. */
+static void describe_answer(download_state *state, const mmc_response *response,
+                            mmc_buffer *message) {
+    mmc_message_append_http_error(message, state->status ? state->status : response->status,
+                                  state->error_body.data, state->error_body.length,
+                                  response->request_id);
+    long status = state->status ? state->status : response->status;
+    if (status == 401 || status == 403)
+        mmc_buffer_append_string(message,
+                                 "; the download token was refused: it is spent or expired (each "
+                                 "works once, within an hour of downloadurls): ask downloadurls "
+                                 "again for a new one");
+    else if (status >= 300 && status < 400)
+        mmc_buffer_append_string(message, "; the download host answered a redirect, which mmc "
+                                          "does not follow");
+}
+
+static int finish_file(download_state *state, mmc_buffer *message) {
+    const char *path = state->download->path;
+    int failed = close(state->fd) != 0;
+    int saved = errno;
+    state->fd = -1;
+    if (failed) {
+        mmc_buffer_append_format(message, "writing %s failed: %s", path,
+                                 strerror(saved));
+        return -1;
+    }
+    if (rename(mmc_buffer_text(&state->part_path), path) != 0) {
+        mmc_buffer_append_format(message, "%s could not be put in place: %s",
+                                 path, strerror(errno));
+        return -1;
+    }
+    mmc_buffer_clear(&state->part_path); /* in place: nothing to remove */
+    return 0;
+}
+
+static int transfer(mmc_client *client, download_state *state, mmc_result *result) {
+    const mmc_download *download = state->download;
+    mmc_transport transport;
+    if (mmc_transport_open_like(&transport, &client->transport, 0) != 0) {
+        mmc_buffer_append_string(&result->message,
+                                 client->transport.easy == NULL ? "client is closed"
+                                                                : "out of memory");
+        return -1;
+    }
+    state->easy = transport.easy;
+    if (set_download_options(transport.easy, state, client) != 0) {
+        mmc_buffer_append_string(&result->message, "libcurl refused a download setting");
+        mmc_transport_close(&transport);
+        return -1;
+    }
+    static const mmc_header accept = {"Accept", 6, "*/*", 3};
+    mmc_request request = {
+        .method = "GET",
+        .url = download->url,
+        .authorization = download->token,
+        .timeout_ms = download->timeout > 0 ? mmc_call_milliseconds(download->timeout) : 0,
+        .headers = &accept,
+        .header_count = 1,
+        .fresh_connection = 1,
+    };
+    mmc_response response;
+    memset(&response, 0, sizeof response);
+    mmc_buffer failure;
+    mmc_buffer_init(&failure);
+    int outcome = mmc_transport_begin(&transport, &request, &failure);
+    if (outcome == 0)
+        outcome = mmc_transport_end(&transport, curl_easy_perform(transport.easy), &request,
+                                    &response, &failure);
+    result->status = state->status ? state->status : (outcome == 0 ? response.status : 0);
+    if (state->stopped) {
+        mmc_buffer_append(&result->message, state->problem.data, state->problem.length);
+        outcome = -1;
+    } else if (outcome != 0) {
+        mmc_buffer_append(&result->message, failure.data, failure.length);
+        if (state->is_body)
+            mmc_buffer_append_format(&result->message, " after %llu bytes",
+                                     (unsigned long long)state->written);
+    } else if (!(result->status >= 200 && result->status < 300)) {
+        describe_answer(state, &response, &result->message);
+        outcome = -1;
+    } else if (state->total > 0 && state->written != state->total) {
+        mmc_buffer_append_format(&result->message,
+                                 "connection lost: %llu of %llu bytes arrived",
+                                 (unsigned long long)state->written,
+                                 (unsigned long long)state->total);
+        outcome = -1;
+    } else {
+        state->is_body = 1;
+        if (download->callbacks.progress != NULL && call_progress(state) != 0) {
+            mmc_buffer_append(&result->message, state->problem.data, state->problem.length);
+            outcome = -1;
+        } else if (state->fd >= 0) {
+            outcome = finish_file(state, &result->message);
+        }
+    }
+    mmc_buffer_free(&failure);
+    mmc_transport_close(&transport);
+    return outcome;
+}
+
+int mmc_client_download(mmc_client *client, const mmc_download *download, mmc_result *result,
+                        uint64_t *bytes) {
+    *bytes = 0;
+    result->status = 0;
+    result->body = NULL;
+    result->body_length = 0;
+    result->body_is_json = 0;
+    const char *bad_url = mmc_download_url_problem(download->url);
+    if (bad_url != NULL) {
+        mmc_buffer_append_format(&result->message, "the URL %s", bad_url);
+        return -1;
+    }
+    if (!mmc_token_is_well_formed(download->token, strlen(download->token))) {
+        mmc_buffer_append_string(&result->message,
+                                 "the token must be 1 to 1024 visible ASCII characters");
+        return -1;
+    }
+    if (download->path == NULL && download->callbacks.write == NULL) {
+        mmc_buffer_append_string(&result->message, "neither a path nor a write callback");
+        return -1;
+    }
+    download_state state;
+    memset(&state, 0, sizeof state);
+    state.download = download;
+    state.fd = -1;
+    mmc_buffer_init(&state.part_path);
+    mmc_buffer_init(&state.error_body);
+    mmc_buffer_init(&state.problem);
+    state.last_progress = mmc_clock_monotonic();
+    int outcome = -1;
+    if (download->path == NULL ||
+        (mmc_download_path_problem(download->path, &result->message) == 0 &&
+         open_part(&state, download->path, &result->message) == 0))
+        outcome = transfer(client, &state, result);
+    if (state.fd >= 0)
+        close(state.fd);
+    if (state.part_path.length > 0) {
+        unlink(mmc_buffer_text(&state.part_path));
+        if (state.is_body)
+            mmc_buffer_append_format(&result->message, "; nothing was kept at %s",
+                                     download->path);
+    }
+    *bytes = state.written;
+    mmc_buffer_free(&state.part_path);
+    mmc_buffer_free(&state.error_body);
+    mmc_buffer_free(&state.problem);
+    if (outcome != 0 && result->message.length == 0)
+        mmc_buffer_append_string(&result->message, "download failed");
+    mmc_call_redact(client, result, download->token);
+    return outcome;
+}
