@@ -264,13 +264,18 @@ int mmc_lua_download(lua_State *L, mmc_client *client, int *busy, int entry_arg)
     mmc_result_init(&result);
     uint64_t bytes = 0;
     *busy = 1;
-    mmc_client_download(client, &download, &result, &bytes);
+    int outcome = mmc_client_download(client, &download, &result, &bytes);
     *busy = 0;
     mmc_buffer_free(&url);
     mmc_wipe(token.data, token.length);
     mmc_buffer_free(&token);
     mmc_buffer_free(&path);
 
+    if (outcome == -2) { /* the path refused before anything was sent: a mistake to raise */
+        lua_pushlstring(L, result.message.data, result.message.length);
+        mmc_result_free(&result);
+        return argument_error(L, path_arg, lua_tostring(L, -1));
+    }
     if (result.status == 0)
         lua_pushnil(L);
     else

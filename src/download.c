@@ -303,6 +303,11 @@ static int transfer(mmc_client *client, download_state *state, mmc_result *resul
     if (state->stopped) {
         mmc_buffer_append(&result->message, state->problem.data, state->problem.length);
         outcome = -1;
+    } else if (outcome != 0 && transport.failure_kind != NULL &&
+               strcmp(transport.failure_kind, "response too large") == 0) {
+        /* libcurl read a Content-Length past max_size before the body started */
+        mmc_buffer_append_format(&result->message, "the file is larger than max_size (%llu bytes)",
+                                 (unsigned long long)download->max_size);
     } else if (outcome != 0) {
         mmc_buffer_append(&result->message, failure.data, failure.length);
         if (state->is_body)
@@ -360,7 +365,7 @@ int mmc_client_download(mmc_client *client, const mmc_download *download, mmc_re
     mmc_buffer_init(&state.error_body);
     mmc_buffer_init(&state.problem);
     state.last_progress = mmc_clock_monotonic();
-    int outcome = -1;
+    int outcome = -2; /* the path refused: nothing sent */
     if (download->path == NULL ||
         (mmc_download_path_problem(download->path, &result->message) == 0 &&
          open_part(&state, download->path, &result->message) == 0))

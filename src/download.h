@@ -63,8 +63,9 @@ const char *mmc_download_url_problem(const char *url);
  * with a sentence naming the path or its folder appended to `problem`. */
 int mmc_download_path_problem(const char *path, mmc_buffer *problem);
 
-/* Downloads. 0 when a 2xx answer's body was written whole (renamed into place for a path), -1
- * otherwise; result->status is the answer's status (0 when none arrived) and result->message
+/* Downloads. 0 when a 2xx answer's body was written whole (renamed into place for a path), -2
+ * when the path was refused before anything was sent (its folder is missing or not writable,
+ * the partial file cannot be created: the message names it), -1 otherwise; result->status is the answer's status (0 when none arrived) and result->message
  * says what went wrong; *bytes is how many bytes of the body were written. result->body is
  * not used (NULL). */
 int mmc_client_download(mmc_client *client, const mmc_download *download, mmc_result *result,
