@@ -14,9 +14,10 @@
  * download, so a callback that uses it again (a request, another download, close) gets a clear
  * error instead of corrupting the call in progress.
  */
-#include "lua_mmc_download.h"
-
 #include <string.h>
+
+#include "lua_mmc_call.h"
+#include "lua_mmc_faces.h"
 
 #include "src/buffer.h"
 #include "src/crypto.h"
@@ -175,7 +176,10 @@ static void read_options(lua_State *L, int arg, download_options *options) {
     lua_pop(L, 1);
 }
 
-int mmc_lua_download(lua_State *L, mmc_client *client, int *busy, int entry_arg) {
+/* The download of the entry at `entry_arg` (then the path or function, then the options) with
+ * `client`, marking it busy (`*busy`) while it runs. Raises on bad arguments; returns the
+ * number of results pushed (status, message, bytes). */
+static int download(lua_State *L, mmc_client *client, int *busy, int entry_arg) {
     int path_arg = entry_arg + 1, options_arg = entry_arg + 2;
     if (!lua_istable(L, entry_arg))
         argument_error(L, entry_arg,
@@ -288,3 +292,36 @@ int mmc_lua_download(lua_State *L, mmc_client *client, int *busy, int entry_arg)
     mmc_result_free(&result);
     return 3;
 }
+
+/* A download needs no credentials (it sends only the entry's token), but an open client that is
+ * not in a call already. */
+static int download_with(lua_State *L, client_box *box, int entry_arg) {
+    if (box->client == NULL)
+        return luaL_error(L, "mmc: the client is closed");
+    if (box->busy)
+        return luaL_error(L, "mmc: the client is in a call already (a download's output or "
+                             "progress function, a token store or an on_request hook must not "
+                             "use it)");
+    return download(L, box->client, &box->busy, entry_arg);
+}
+
+/* client:download(entry, path [, options]) */
+static int client_download(lua_State *L) {
+    return download_with(L, mmc_lua_check_self(L, "download"), 2);
+}
+
+/* mmc.download(entry, path [, options]): the default client's */
+static int module_download(lua_State *L) {
+    lua_settop(L, 3);
+    return download_with(L, lua_touserdata(L, mmc_lua_push_default_client(L)), 1);
+}
+
+const luaL_Reg mmc_lua_download_methods[] = {
+    {"download", client_download},
+    {NULL, NULL},
+};
+
+const luaL_Reg mmc_lua_download_functions[] = {
+    {"download", module_download},
+    {NULL, NULL},
+};

@@ -1,0 +1,513 @@
+/* lua_mmc_request: client:request and client:request_all (and mmc.request, mmc.request_all):
+ * any API call with the client's token, checked here before anything is sent, and many of
+ * them at once on the engine (src/engine.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "lua_mmc_call.h"
+#include "lua_mmc_faces.h"
+#include "src/engine.h"
+#include "src/request.h"
+
+#define BATCH_METATABLE "mmc.batch"
+
+/* ---- the generic call ----------------------------------------------------------------- */
+
+#define MAX_QUERY_PAIRS 100
+#define MAX_HEADERS 50
+
+/* What client:request's options became: C views of Lua strings that the options table (and,
+ * for an encoded body, a string left on the stack) keeps alive until the core copies them,
+ * which it does before anything can run Lua. */
+typedef struct request_options {
+    mmc_query_pair pairs[MAX_QUERY_PAIRS];
+    char numbers[MAX_QUERY_PAIRS][32]; /* numbers and booleans of the query, as text */
+    size_t pair_count;
+    size_t raw_query_length; /* of the names and values, unescaped */
+    mmc_header headers[MAX_HEADERS];
+    size_t header_count;
+    const char *body;
+    size_t body_length;
+    int retry;
+    int index;        /* in a batch: the request's number (from 1), named in errors; else 0 */
+    int requests_arg; /* in a batch: where the array of requests is */
+} request_options;
+
+/* What is wrong with a request's options as a whole once each was read: a body on a GET, or a
+ * query too long once escaped (counted exactly only when the quick bound says it may be). The
+ * same rule for client:request and each request of request_all. */
+static const char *request_options_problem(const char *method, const request_options *options) {
+    const char *problem = mmc_request_body_problem(method, options->body != NULL);
+    if (problem == NULL &&
+        options->raw_query_length * 3 + 2 * options->pair_count > MMC_MAX_QUERY_LENGTH &&
+        mmc_request_query_length(options->pairs, options->pair_count) > MMC_MAX_QUERY_LENGTH)
+        problem = "options.query is longer than 8192 bytes escaped";
+    return problem;
+}
+
+/* The core's call for a checked method, path and options (the core sorts the query pairs in
+ * place, so they are lent, not copied). */
+static mmc_api_call api_call_of(const char *method, const char *path, size_t path_length,
+                                request_options *options) {
+    mmc_api_call api_call = {.method = method,
+                             .path = path,
+                             .path_length = path_length,
+                             .query_pairs = options->pairs,
+                             .query_pair_count = options->pair_count,
+                             .body = options->body,
+                             .body_length = options->body_length,
+                             .headers = options->headers,
+                             .header_count = options->header_count,
+                             .retry = options->retry};
+    return api_call;
+}
+
+/* Raises a mistake in the options at `arg`; in a batch, naming the request: "requests[7].
+ * options.query must be ...". */
+static int option_error(lua_State *L, int arg, const request_options *out, const char *message) {
+    if (out->index == 0)
+        return luaL_argerror(L, arg, message);
+    return luaL_argerror(L, out->requests_arg,
+                         lua_pushfstring(L, "requests[%d].%s%s", out->index,
+                                         strncmp(message, "options", 7) == 0 ? "" : "options: ",
+                                         message));
+}
+
+/* Writes `integer` in decimal (without snprintf, which costs more than the rest of a query:
+ * bench/run's callgrind mode counts it). `text` has room for 21 bytes. */
+static void format_integer(char *text, lua_Integer integer) {
+    char digits[24];
+    size_t count = 0;
+    unsigned long long magnitude =
+        integer < 0 ? 0ULL - (unsigned long long)integer : (unsigned long long)integer;
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (integer < 0)
+        *text++ = '-';
+    while (count > 0)
+        *text++ = digits[--count];
+    *text = '\0';
+}
+
+/* The text of a query value at the top of the stack, for pair `i`. Raises on other types. */
+static void read_query_value(lua_State *L, int arg, request_options *out, size_t i) {
+    mmc_query_pair *pair = &out->pairs[i];
+    char *text = out->numbers[i];
+    int type = lua_type(L, -1);
+    if (type == LUA_TSTRING) {
+        pair->value = lua_tolstring(L, -1, &pair->value_length);
+    } else if (type == LUA_TBOOLEAN) {
+        pair->value = lua_toboolean(L, -1) ? "true" : "false";
+        pair->value_length = strlen(pair->value);
+    } else if (type == LUA_TNUMBER) {
+        int is_integer = 0;
+        lua_Integer integer = mmc_compat_tointegerx(L, -1, &is_integer);
+        lua_Number number = lua_tonumber(L, -1);
+        if (is_integer)
+            format_integer(text, integer);
+        else if (number == number && number - number == 0) /* finite */
+            snprintf(text, sizeof out->numbers[i], "%.14g", (double)number);
+        else
+            option_error(L, arg, out, lua_pushfstring(L, "options.query.%s must be a finite number", pair->name));
+        pair->value = text;
+        pair->value_length = strlen(text);
+    } else {
+        option_error(L, arg, out,
+                      lua_pushfstring(L,
+                                      "options.query.%s must be a string, number or boolean, "
+                                      "got %s",
+                                      pair->name, luaL_typename(L, -1)));
+    }
+}
+
+static void read_query(lua_State *L, int arg, int query, request_options *out) {
+    if (lua_type(L, query) != LUA_TTABLE)
+        option_error(L, arg, out,
+            lua_pushfstring(L, "options.query must be a table, got %s", luaL_typename(L, query)));
+    lua_pushnil(L);
+    while (lua_next(L, query) != 0) {
+        size_t name_length = 0;
+        if (lua_type(L, -2) != LUA_TSTRING ||
+            (lua_tolstring(L, -2, &name_length), name_length) == 0)
+            option_error(L, arg, out, "options.query names must be non-empty strings");
+        if (out->pair_count == MAX_QUERY_PAIRS)
+            option_error(L, arg, out, "options.query has more than 100 names");
+        mmc_query_pair *pair = &out->pairs[out->pair_count];
+        pair->name = lua_tolstring(L, -2, &pair->name_length);
+        read_query_value(L, arg, out, out->pair_count);
+        out->raw_query_length += pair->name_length + pair->value_length;
+        out->pair_count++;
+        lua_pop(L, 1);
+    }
+}
+
+static void read_headers(lua_State *L, int arg, int headers, request_options *out) {
+    if (lua_type(L, headers) != LUA_TTABLE)
+        option_error(L, arg, out,
+                      lua_pushfstring(L, "options.headers must be a table, got %s",
+                                      luaL_typename(L, headers)));
+    lua_pushnil(L);
+    while (lua_next(L, headers) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            option_error(L, arg, out, "options.headers must map header names to string values");
+        if (out->header_count == MAX_HEADERS)
+            option_error(L, arg, out, "options.headers has more than 50 headers");
+        mmc_header *header = &out->headers[out->header_count++];
+        header->name = lua_tolstring(L, -2, &header->name_length);
+        header->value = lua_tolstring(L, -1, &header->value_length);
+        const char *problem = mmc_request_header_problem(header);
+        if (problem != NULL)
+            option_error(L, arg, out, lua_pushfstring(L, "options.headers: %s", problem));
+        lua_pop(L, 1);
+    }
+}
+
+/* Encodes a table body with the module's private cjson; leaves the text on the stack. */
+static void encode_body(lua_State *L, int arg, int body, request_options *out) {
+    lua_getfield(L, lua_upvalueindex(1), STATE_JSON_ENCODE);
+    lua_pushvalue(L, body);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING)
+        option_error(L, arg, out,
+            lua_pushfstring(L, "options.body could not be encoded as JSON: %s",
+                            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "no text"));
+    out->body = lua_tolstring(L, -1, &out->body_length);
+}
+
+/* Reads client:request's options (at `arg`: a table, or nil) into `out`, in one pass over
+ * the table. Raises on a mistake, naming the option. May leave values on the stack (the body,
+ * and its JSON text when it was a table). */
+static void read_request_options(lua_State *L, int arg, request_options *out) {
+    out->pair_count = 0;
+    out->raw_query_length = 0;
+    out->header_count = 0;
+    out->body = NULL;
+    out->body_length = 0;
+    out->retry = MMC_RETRY_AS_METHOD;
+    if (lua_isnoneornil(L, arg))
+        return;
+    if (out->index == 0)
+        luaL_checktype(L, arg, LUA_TTABLE);
+    else if (lua_type(L, arg) != LUA_TTABLE)
+        option_error(L, arg, out,
+                     lua_pushfstring(L, "options must be a table, got %s", luaL_typename(L, arg)));
+    int has_body = 0;
+    lua_pushnil(L);
+    while (lua_next(L, arg) != 0) {
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        int value = lua_gettop(L);
+        if (strcmp(name, "query") == 0) {
+            read_query(L, arg, value, out);
+        } else if (strcmp(name, "headers") == 0) {
+            read_headers(L, arg, value, out);
+        } else if (strcmp(name, "retry") == 0) {
+            if (lua_type(L, value) != LUA_TBOOLEAN)
+                option_error(L, arg, out,
+                              lua_pushfstring(L, "options.retry must be a boolean, got %s",
+                                              luaL_typename(L, value)));
+            out->retry = lua_toboolean(L, value);
+        } else if (strcmp(name, "body") == 0) {
+            has_body = 1; /* read below: encoding it leaves a string on the stack */
+        } else {
+            lua_pushvalue(L, -2);
+            option_error(L, arg, out,
+                          lua_pushfstring(L, "unknown option '%s' (query, body, headers, retry)",
+                                          mmc_compat_tolstring(L, -1)));
+        }
+        lua_settop(L, value - 1);
+    }
+    if (!has_body)
+        return;
+    lua_getfield(L, arg, "body");
+    if (lua_type(L, -1) == LUA_TSTRING)
+        out->body = lua_tolstring(L, -1, &out->body_length);
+    else if (lua_type(L, -1) == LUA_TTABLE)
+        encode_body(L, arg, lua_gettop(L), out);
+    else
+        option_error(L, arg, out,
+                      lua_pushfstring(L, "options.body must be a table or a string, got %s",
+                                      luaL_typename(L, -1)));
+}
+
+/* client:request(method, path [, options]): any API call with the client's token, judged as
+ * the other calls are. Arguments are checked here, so a mistake raises before anything is
+ * sent. */
+static int do_request(lua_State *L, int client_arg, int method_arg) {
+    int path_arg = method_arg + 1, options_arg = method_arg + 2;
+    size_t method_length = 0, path_length = 0;
+    const char *method =
+        lua_type(L, method_arg) == LUA_TSTRING ? lua_tolstring(L, method_arg, &method_length) : "";
+    if (strlen(method) != method_length || mmc_request_known_method(method) == NULL)
+        luaL_argerror(L, method_arg,
+                      "method must be \"GET\", \"POST\", \"PUT\", \"DELETE\" or "
+                      "\"PATCH\"");
+    if (lua_type(L, path_arg) != LUA_TSTRING)
+        luaL_argerror(
+            L, path_arg,
+            lua_pushfstring(L, "path must be a string, got %s", luaL_typename(L, path_arg)));
+    const char *path = lua_tolstring(L, path_arg, &path_length);
+    const char *problem = mmc_request_path_problem(path, path_length);
+    if (problem != NULL)
+        luaL_argerror(L, path_arg, problem);
+    request_options options;
+    options.index = 0;
+    read_request_options(L, options_arg, &options);
+    problem = request_options_problem(method, &options);
+    if (problem != NULL)
+        luaL_argerror(L, options_arg, problem);
+
+    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
+    mmc_lua_call call;
+    mmc_client *client = mmc_lua_begin_call(L, client_arg, &call);
+    mmc_client_request(client, &api_call, &call.result);
+    return mmc_lua_finish_call(L, &call);
+}
+
+/* ---- many calls at once --------------------------------------------------------------- */
+
+/* The batch being built, in a userdata whose __gc frees it: a mistake found in request 7
+ * raises after requests 1 to 6 were copied. */
+typedef struct batch_box {
+    mmc_batch *batch;
+} batch_box;
+
+static int batch_gc(lua_State *L) {
+    batch_box *box = lua_touserdata(L, 1);
+    mmc_batch_free(box->batch);
+    box->batch = NULL;
+    return 0;
+}
+
+/* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
+ * a repeated header's values joined with ", ". */
+static void push_headers(lua_State *L, const mmc_buffer *lines) {
+    lua_newtable(L);
+    const char *at = lines->data, *end = lines->data + lines->length;
+    char name[256];
+    while (at != NULL && at < end) {
+        const char *line_end = memchr(at, '\n', (size_t)(end - at));
+        const char *next = line_end != NULL ? line_end + 1 : end;
+        if (line_end == NULL)
+            line_end = end;
+        while (line_end > at && (line_end[-1] == '\r' || line_end[-1] == '\n'))
+            line_end--;
+        const char *colon = memchr(at, ':', (size_t)(line_end - at));
+        if (colon != NULL && colon > at && (size_t)(colon - at) < sizeof name) {
+            size_t name_length = (size_t)(colon - at);
+            for (size_t i = 0; i < name_length; i++) {
+                char c = at[i];
+                name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+            }
+            const char *value = colon + 1, *value_end = line_end;
+            while (value < value_end && (*value == ' ' || *value == '\t'))
+                value++;
+            while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
+                value_end--;
+            lua_pushlstring(L, name, name_length);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushlstring(L, value, (size_t)(value_end - value));
+            } else {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, value, (size_t)(value_end - value));
+                lua_concat(L, 3);
+            }
+            lua_rawset(L, -3);
+        }
+        at = next;
+    }
+}
+
+/* Pushes one call's result table: { status = , err = , body = , headers = }. */
+static void push_batch_result(lua_State *L, const mmc_batch *batch, size_t index) {
+    const mmc_result *result = mmc_batch_result(batch, index);
+    lua_createtable(L, 0, 4);
+    if (result->status != 0) {
+        lua_pushinteger(L, (lua_Integer)result->status);
+        lua_setfield(L, -2, "status");
+        mmc_lua_push_decoded_body(L, result);
+        lua_setfield(L, -2, "body");
+        push_headers(L, mmc_batch_headers(batch, index));
+        lua_setfield(L, -2, "headers");
+    }
+    if (result->message.length > 0) {
+        lua_pushlstring(L, result->message.data, result->message.length);
+        lua_setfield(L, -2, "err");
+    }
+}
+
+/* The field of a request: its place in the array ({ method, path, options }), or its name. */
+static void get_request_field(lua_State *L, int request, int position, const char *name) {
+    lua_rawgeti(L, request, position);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, request, name);
+    }
+}
+
+/* Checks request number `index` (at the top of the stack) and copies it into the batch.
+ * Raises, naming it, on a mistake. */
+static void add_batch_request(lua_State *L, int requests_arg, int index, mmc_batch *batch,
+                              const mmc_client *client) {
+    int request = lua_gettop(L);
+    if (lua_type(L, request) != LUA_TTABLE)
+        luaL_argerror(L, requests_arg,
+                      lua_pushfstring(L, "requests[%d] must be a table { method, path, options }, "
+                                         "got %s",
+                                      index, luaL_typename(L, request)));
+    get_request_field(L, request, 1, "method");
+    get_request_field(L, request, 2, "path");
+    get_request_field(L, request, 3, "options");
+    int method_at = request + 1, path_at = request + 2, options_at = request + 3;
+    size_t method_length = 0, path_length = 0;
+    const char *method =
+        lua_type(L, method_at) == LUA_TSTRING ? lua_tolstring(L, method_at, &method_length) : "";
+    if (strlen(method) != method_length || mmc_request_known_method(method) == NULL)
+        luaL_argerror(L, requests_arg,
+                      lua_pushfstring(L,
+                                      "requests[%d].method must be \"GET\", \"POST\", \"PUT\", "
+                                      "\"DELETE\" or \"PATCH\"",
+                                      index));
+    if (lua_type(L, path_at) != LUA_TSTRING)
+        luaL_argerror(L, requests_arg,
+                      lua_pushfstring(L, "requests[%d].path: path must be a string, got %s", index,
+                                      luaL_typename(L, path_at)));
+    const char *path = lua_tolstring(L, path_at, &path_length);
+    const char *problem = mmc_request_path_problem(path, path_length);
+    if (problem != NULL)
+        luaL_argerror(L, requests_arg,
+                      lua_pushfstring(L, "requests[%d].path: %s", index, problem));
+    request_options options;
+    options.index = index;
+    options.requests_arg = requests_arg;
+    read_request_options(L, options_at, &options);
+    problem = request_options_problem(method, &options);
+    if (problem != NULL)
+        option_error(L, options_at, &options, problem);
+    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
+    mmc_buffer bad;
+    mmc_buffer_init(&bad);
+    if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad) != 0) {
+        lua_pushfstring(L, "requests[%d]: %s", index, mmc_buffer_text(&bad));
+        mmc_buffer_free(&bad);
+        luaL_argerror(L, requests_arg, lua_tostring(L, -1));
+    }
+    mmc_buffer_free(&bad);
+    lua_settop(L, request - 1);
+}
+
+/* The concurrency in the options at `arg` (a table or nil). */
+static int batch_concurrency(lua_State *L, int arg) {
+    if (lua_isnoneornil(L, arg))
+        return MMC_DEFAULT_CONCURRENCY;
+    if (lua_type(L, arg) != LUA_TTABLE)
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L, "options must be a table, got %s", luaL_typename(L, arg)));
+    int concurrency = MMC_DEFAULT_CONCURRENCY;
+    lua_pushnil(L);
+    while (lua_next(L, arg) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "concurrency") != 0) {
+            lua_pushvalue(L, -2);
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "unknown option '%s' (concurrency)",
+                                          mmc_compat_tolstring(L, -1)));
+        }
+        int is_integer = 0;
+        lua_Integer value =
+            lua_type(L, -1) == LUA_TNUMBER ? mmc_compat_tointegerx(L, -1, &is_integer) : 0;
+        if (!is_integer || value < 1 || value > MMC_MAX_CONCURRENCY)
+            luaL_argerror(L, arg, "options.concurrency must be a whole number from 1 to 64");
+        concurrency = (int)value;
+        lua_pop(L, 1);
+    }
+    return concurrency;
+}
+
+/* client:request_all(requests [, options]): many calls at once (engine.h). Every request is
+ * checked, and copied, before anything is sent; the results come back in the same order. */
+static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
+    int options_arg = requests_arg + 1;
+    if (lua_type(L, requests_arg) != LUA_TTABLE)
+        luaL_argerror(L, requests_arg,
+                      lua_pushfstring(L, "requests must be an array of { method, path, options }, "
+                                         "got %s",
+                                      luaL_typename(L, requests_arg)));
+    int concurrency = batch_concurrency(L, options_arg);
+    size_t count = mmc_compat_rawlen(L, requests_arg);
+    if (count > MMC_MAX_BATCH)
+        luaL_argerror(L, requests_arg, "requests has more than 100000 requests");
+    mmc_client *client = mmc_lua_check_ready_client(L, client_arg);
+    batch_box *box = lua_newuserdata(L, sizeof *box);
+    box->batch = NULL;
+    if (luaL_newmetatable(L, BATCH_METATABLE)) {
+        lua_pushcfunction(L, batch_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    int box_at = lua_gettop(L);
+    box->batch = mmc_batch_new(count);
+    if (box->batch == NULL)
+        luaL_error(L, "mmc: out of memory");
+    for (size_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, requests_arg, (int)i);
+        add_batch_request(L, requests_arg, (int)i, box->batch, client);
+    }
+    mmc_lua_call call;
+    mmc_lua_begin_call(L, client_arg, &call);
+    mmc_client_run_batch(client, box->batch, concurrency);
+    int store_yielded = call.has_store && mmc_lua_token_store_unbind(&call.store);
+    mmc_client_use_token_cache(client, NULL);
+    mmc_lua_report_exchanges(&call);
+    for (size_t i = 0; i < count; i++)
+        mmc_lua_report_log(&call, mmc_batch_exchanges(box->batch, i));
+    call.box->busy = 0;
+    mmc_result_free(&call.result);
+    if (store_yielded)
+        luaL_error(L, "%s", MMC_LUA_TOKEN_STORE_YIELDED);
+    lua_createtable(L, (int)count, 0);
+    for (size_t i = 0; i < count; i++) {
+        push_batch_result(L, box->batch, i);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    mmc_batch_free(box->batch);
+    box->batch = NULL;
+    (void)box_at;
+    return 1;
+}
+
+static int client_request_all(lua_State *L) {
+    mmc_lua_check_self(L, "request_all");
+    lua_settop(L, 3);
+    return do_request_all(L, 1, 2);
+}
+
+static int module_request_all(lua_State *L) {
+    lua_settop(L, 2);
+    return do_request_all(L, mmc_lua_push_default_client(L), 1);
+}
+
+static int client_request(lua_State *L) {
+    mmc_lua_check_self(L, "request");
+    lua_settop(L, 4);
+    return do_request(L, 1, 2);
+}
+
+static int module_request(lua_State *L) {
+    lua_settop(L, 3);
+    return do_request(L, mmc_lua_push_default_client(L), 1);
+}
+
+const luaL_Reg mmc_lua_request_methods[] = {
+    {"request", client_request},
+    {"request_all", client_request_all},
+    {NULL, NULL},
+};
+
+const luaL_Reg mmc_lua_request_functions[] = {
+    {"request", module_request},
+    {"request_all", module_request_all},
+    {NULL, NULL},
+};
