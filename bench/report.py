@@ -23,6 +23,7 @@ RESULTS.txt holds, one a line:
     BATCH <key> batch=B calls=N conc=C wall=S conns=K    (issue 18: one timed batch)
     MISSING <key> <why>          a batch row that could not be measured (a failure, not a figure)
     H2LOG <key> requests=N http2=N connections=K
+    DOWNLOAD <key> bytes=N wall=S [cpu=S rss0=KB hwm=KB]  (issue 19: one download, mmc54 or curlcmd)
     META <name> <text>
 The lines are in the order the runs were made. Every client run sits next to floor runs; its
 ratio to the floor is taken against the floor runs just before and after it (the machine's
@@ -81,7 +82,8 @@ def load(path):
     wrk = count = None
     rss = {}
     cg_diff = []
-    many = {"batch": defaultdict(list), "missing": {}, "h2log": defaultdict(list)}
+    many = {"batch": defaultdict(list), "missing": {}, "h2log": defaultdict(list),
+            "download": []}
     for line in open(path):
         words = line.split()
         if not words:
@@ -98,6 +100,9 @@ def load(path):
             continue
         if tag == "MISSING":
             many["missing"].setdefault(words[1], " ".join(words[2:]))
+            continue
+        if tag == "DOWNLOAD":
+            many["download"].append((words[1], kv(words[2:])))
             continue
         if tag == "H2LOG":
             many["h2log"][words[1]].append(kv(words[2:]))
@@ -318,6 +323,17 @@ def report(results_path):
                     h2, calls, conns)
                 ok = ok and calls > 0 and h2 == calls and conns == 1
         target(text, ok, detail)
+    downloads = download_summary(many["download"])
+    if "mmc54" in downloads and "curlcmd" in downloads:
+        d = downloads["mmc54"]
+        target("download of a %s MiB file: mmc throughput >= 0.90x the curl command's" %
+               fmt(d["mib"]), d["vs_curl"] >= 0.90,
+               "%.3fx (median of %d paired runs; they ranged %.2fx to %.2fx)" % (
+                   d["vs_curl"], len(d["pairs"]), min(d["pairs"]), max(d["pairs"])))
+        target("download of a %s MiB file: the Lua process's peak RSS grows < 16 MiB" %
+               fmt(d["mib"]), d["growth"] < 16 * 1024,
+               "%s KiB at most (%s KiB before the download, %s KiB at the peak)" % (
+                   fmt(d["growth"]), fmt(d["growth_rss0"]), fmt(d["growth_hwm"])))
     if count:
         target("%s calls make exactly 1 appauth" % fmt(count["calls"]), count["appauth"] == 1,
                "%d appauth" % count["appauth"])
@@ -458,6 +474,32 @@ def report(results_path):
             "", "%s change-status calls at once (issue 18) over the same link; *first* opens "
             "its connections, *again* finds them kept:" % (fmt(seq["calls"]) if seq else "100"),
             ""] + batch_table
+    if downloads:
+        mib = next(iter(downloads.values()))["mib"]
+        m("## Download of a %s MiB file over loopback TLS (issue 19)" % fmt(mib))
+        m("")
+        m("The same nginx serves a %s MiB file as Huawei's download hosts serve a recording: "
+          "over TLS, against its token in `Authorization`. mmc's `client:download` (Lua 5.4, a "
+          "fresh process, the file written beside its target and renamed) and the `curl` "
+          "command (`-o FILE`) fetch it alternately, in the same run, to the same disk. "
+          "Throughput is the median over the runs; *vs curl* is the median of each mmc run's "
+          "ratio to the curl run next to it; *peak RSS growth* is the process's peak resident "
+          "memory at the end less its resident memory just before the download (module "
+          "loaded, client made), the most over the runs." % fmt(mib))
+        m("")
+        m("| client | MiB/s | vs curl | CPU s | peak RSS growth MiB | runs |")
+        m("|---|---:|---:|---:|---:|---:|")
+        for key, name in (("mmc54", "mmc `client:download`, Lua 5.4"),
+                          ("curlcmd", "`curl` command")):
+            d = downloads.get(key)
+            if d:
+                m("| %s | %s | %s | %s | %s | %d |" % (
+                    name, fmt(d["rate"], 1),
+                    "%.3fx" % d["vs_curl"] if d.get("vs_curl") else "–",
+                    fmt(d["cpu"], 2) if d.get("cpu") is not None else "–",
+                    fmt(d["growth"] / 1024, 1) if d.get("growth") is not None else "–",
+                    d["runs"]))
+        m("")
     if ir:
         m("## Instructions per call (callgrind)")
         m("")
@@ -502,7 +544,8 @@ def report(results_path):
       "too), `--no-callgrind`, `--callgrind-only` (only the instructions per call, about a "
       "minute; its report goes to `build-bench-floor/results-callgrind.md`), `--batch-only` "
       "(only issue 18's rows and the callgrind runs they are compared with, about a minute; "
-      "its report goes to `build-bench-floor/results-batch.md`). As root "
+      "its report goes to `build-bench-floor/results-batch.md`), `--download-only` (only issue "
+      "19's download rows, about a minute; bench/results-download.txt and .md). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
                       if "seconds" in meta else ""))
@@ -519,6 +562,32 @@ def report(results_path):
                     fmt(wrk.get("requests_per_s"))]
     printed += ["", "| target | measured | |", "|---|---|---|"] + targets
     return "\n".join(md) + "\n", blocks, printed
+
+
+def download_summary(runs):
+    """Per download client: the median MiB/s, the MiB downloaded, the runs; for mmc54, the
+    median of its ratios to the curl run paired with each (the run just before or after it, in
+    the same round), and the largest peak-RSS growth over its runs."""
+    out, by_key = {}, defaultdict(list)
+    for key, r in runs:
+        r = dict(r, rate=r["bytes"] / 1048576 / r["wall"])
+        by_key[key].append(r)
+    for key, rows in by_key.items():
+        d = {"rate": statistics.median(r["rate"] for r in rows), "runs": len(rows),
+             "mib": rows[0]["bytes"] / 1048576}
+        if all("cpu" in r for r in rows):
+            d["cpu"] = statistics.median(r["cpu"] for r in rows)
+        if all("hwm" in r and "rss0" in r for r in rows):
+            worst = max(rows, key=lambda r: r["hwm"] - r["rss0"])
+            d["growth"] = worst["hwm"] - worst["rss0"]
+            d["growth_rss0"], d["growth_hwm"] = worst["rss0"], worst["hwm"]
+        out[key] = d
+    mmc, curl = by_key.get("mmc54", []), by_key.get("curlcmd", [])
+    pairs = [a["rate"] / b["rate"] for a, b in zip(mmc, curl)]   # round by round
+    if pairs and "mmc54" in out:
+        out["mmc54"]["pairs"] = pairs
+        out["mmc54"]["vs_curl"] = statistics.median(pairs)
+    return out
 
 
 def batch_summary(many):
