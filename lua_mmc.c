@@ -313,8 +313,9 @@ mmc_client *mmc_lua_check_ready_client(lua_State *L, int arg) {
     if (box->client == NULL)
         luaL_error(L, "mmc: the client is closed");
     if (box->busy)
-        luaL_error(L, "mmc: the client is in a call already (a token store, an on_request hook or "
-                      "a download's output or progress function must not use it)");
+        luaL_error(L, "mmc: the client is in a call already (its token store, its on_request hook "
+                      "and the output and progress functions of its calls and downloads must "
+                      "not use it)");
     const char *missing = mmc_client_missing_credential(box->client);
     if (missing != NULL)
         luaL_error(L,

@@ -6,6 +6,7 @@
 
 #include "lua_mmc_call.h"
 #include "lua_mmc_faces.h"
+#include "lua_mmc_transfer.h"
 #include "src/engine.h"
 #include "src/request.h"
 
@@ -209,10 +210,20 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
             out->retry = lua_toboolean(L, value);
         } else if (strcmp(name, "body") == 0) {
             has_body = 1; /* read below: encoding it leaves a string on the stack */
+        } else if (mmc_lua_transfer_is_option(name)) {
+            /* read by mmc_lua_transfer_read, for client:request only */
+            if (out->index != 0)
+                option_error(L, arg, out,
+                             lua_pushfstring(L,
+                                             "options.%s is not available in request_all: use "
+                                             "client:request",
+                                             name));
         } else {
             lua_pushvalue(L, -2);
             option_error(L, arg, out,
-                          lua_pushfstring(L, "unknown option '%s' (query, body, headers, retry)",
+                          lua_pushfstring(L,
+                                          "unknown option '%s' (query, body, headers, retry, "
+                                          "raw, output, max_size, progress, form)",
                                           mmc_compat_tolstring(L, -1)));
         }
         lua_settop(L, value - 1);
@@ -256,12 +267,23 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     problem = request_options_problem(method, &options);
     if (problem != NULL)
         luaL_argerror(L, options_arg, problem);
+    int has_content_type = 0;
+    for (size_t i = 0; i < options.header_count; i++)
+        has_content_type = has_content_type ||
+                           mmc_request_header_is(options.headers[i].name,
+                                                 options.headers[i].name_length, "Content-Type");
+    mmc_lua_transfer transfer;
+    mmc_lua_transfer_read(L, options_arg, method, options.body != NULL, has_content_type,
+                          &transfer);
 
     mmc_api_call api_call = api_call_of(method, path, path_length, &options);
+    mmc_lua_check_ready_client(L, client_arg); /* before an output file is made */
+    api_call.transfer = mmc_lua_transfer_begin(L, &transfer);
     mmc_lua_call call;
     mmc_client *client = mmc_lua_begin_call(L, client_arg, &call);
     mmc_client_request(client, &api_call, &call.result);
-    return mmc_lua_finish_call(L, &call);
+    mmc_lua_transfer_end(&transfer, &call.result);
+    return mmc_lua_transfer_results(L, &transfer, &call.result, mmc_lua_finish_call(L, &call));
 }
 
 /* ---- many calls at once --------------------------------------------------------------- */
@@ -509,5 +531,6 @@ const luaL_Reg mmc_lua_request_methods[] = {
 const luaL_Reg mmc_lua_request_functions[] = {
     {"request", module_request},
     {"request_all", module_request_all},
+    {"file", mmc_lua_file},
     {NULL, NULL},
 };

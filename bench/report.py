@@ -24,7 +24,11 @@ RESULTS.txt holds, one a line:
     MISSING <key> <why>          a batch row that could not be measured (a failure, not a figure)
     H2LOG <key> requests=N http2=N connections=K
     DOWNLOAD <key> bytes=N wall=S [cpu=S rss0=KB hwm=KB]  (issue 19: one download, mmc54 or curlcmd)
-    META <name> <text>
+    UPLOAD bytes=N seconds=S rss_before=KB hwm_before=KB hwm_after=KB status=200
+                                 (issue 19: one form upload of a 64 MiB file, streamed)
+    META <name> <text>           (upload_date, upload_commit, download_date, download_commit:
+                                 when bench/run --upload-only or --download-only last
+                                 replaced the UPLOAD or DOWNLOAD lines)
 The lines are in the order the runs were made. Every client run sits next to floor runs; its
 ratio to the floor is taken against the floor runs just before and after it (the machine's
 speed drifts), and a row's ratio is the median of those paired ratios over its runs. The
@@ -106,6 +110,9 @@ def load(path):
             continue
         if tag == "H2LOG":
             many["h2log"][words[1]].append(kv(words[2:]))
+            continue
+        if tag == "UPLOAD":
+            many["upload"] = kv(words[1:])
             continue
         if tag == "RESULT":
             r = kv(words[2:])
@@ -324,12 +331,15 @@ def report(results_path):
                 ok = ok and calls > 0 and h2 == calls and conns == 1
         target(text, ok, detail)
     downloads = download_summary(many["download"])
+    download_when = (" (`bench/run --download-only`, %s, commit %s)" % (
+        meta["download_date"], meta.get("download_commit", "?")) if "download_date" in meta else "")
     if "mmc54" in downloads and "curlcmd" in downloads:
         d = downloads["mmc54"]
         target("download of a %s MiB file: mmc throughput >= 0.90x the curl command's" %
                fmt(d["mib"]), d["vs_curl"] >= 0.90,
-               "%.3fx (median of %d paired runs; they ranged %.2fx to %.2fx)" % (
-                   d["vs_curl"], len(d["pairs"]), min(d["pairs"]), max(d["pairs"])))
+               "%.3fx (median of %d paired runs; they ranged %.2fx to %.2fx)%s" % (
+                   d["vs_curl"], len(d["pairs"]), min(d["pairs"]), max(d["pairs"]),
+                   download_when))
         target("download of a %s MiB file: the Lua process's peak RSS grows < 16 MiB" %
                fmt(d["mib"]), d["growth"] < 16 * 1024,
                "%s KiB at most (%s KiB before the download, %s KiB at the peak)" % (
@@ -344,6 +354,18 @@ def report(results_path):
                "%s KiB -> %s KiB (%+d KiB)%s" % (fmt(r["rss_1k"]), fmt(r["rss_n"]), grow,
                                                  "" if r["calls"] >= 100000 else
                                                  "; --quick: fewer than 100,000 calls"))
+
+    up = many.get("upload")
+    if up:   # issue 19: a form upload streams the file from disk
+        grow = up["hwm_after"] - up["hwm_before"]
+        when = (" (`bench/run --upload-only`, %s, commit %s)" % (meta["upload_date"],
+                                                                 meta.get("upload_commit", "?"))
+                if "upload_date" in meta else "")
+        target("upload of a %s MiB file (`options.form`): peak RSS grows < 16 MiB" %
+               fmt(up["bytes"] / 1048576), grow < 16 * 1024,
+               "peak RSS %s KiB -> %s KiB (%+d KiB), %s MiB/s to the local server%s" % (
+                   fmt(up["hwm_before"]), fmt(up["hwm_after"]), grow,
+                   fmt(up["bytes"] / 1048576 / up["seconds"]), when))
 
     # ---- results.md
     md = []
@@ -485,7 +507,11 @@ def report(results_path):
           "Throughput is the median over the runs; *vs curl* is the median of each mmc run's "
           "ratio to the curl run next to it; *peak RSS growth* is the process's peak resident "
           "memory at the end less its resident memory just before the download (module "
-          "loaded, client made), the most over the runs." % fmt(mib))
+          "loaded, client made), the most over the runs.%s" % (
+              fmt(mib), " Measured by `bench/run --download-only` on %s, commit %s; the "
+              "rest of this report is the full run's." % (meta["download_date"],
+                                                         meta.get("download_commit", "?"))
+              if "download_date" in meta else ""))
         m("")
         m("| client | MiB/s | vs curl | CPU s | peak RSS growth MiB | runs |")
         m("|---|---:|---:|---:|---:|---:|")
@@ -544,8 +570,12 @@ def report(results_path):
       "too), `--no-callgrind`, `--callgrind-only` (only the instructions per call, about a "
       "minute; its report goes to `build-bench-floor/results-callgrind.md`), `--batch-only` "
       "(only issue 18's rows and the callgrind runs they are compared with, about a minute; "
-      "its report goes to `build-bench-floor/results-batch.md`), `--download-only` (only issue "
-      "19's download rows, about a minute; bench/results-download.txt and .md). As root "
+      "its report goes to `build-bench-floor/results-batch.md`), `--upload-only` (only issue 19's "
+      "upload row, against the local server, about 30 seconds; it replaces the UPLOAD line "
+      "of `bench/results.txt` and rewrites this report and `docs/speed.md` from it), "
+      "`--download-only` (only issue 19's download rows, about a minute; they replace the "
+      "DOWNLOAD lines of `bench/results.txt` and rewrite this report and `docs/speed.md` "
+      "from it). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
                       if "seconds" in meta else ""))

@@ -235,7 +235,7 @@ static int judge_answer(mmc_result *result, const mmc_response *response) {
                                       response->body_length, response->request_id);
         return -1;
     }
-    if (response->body_length > 0 && !result->body_is_json) {
+    if (response->body_length > 0 && !result->body_is_json && !response->raw) {
         mmc_buffer_append_format(&result->message, "HTTP %ld with a body that is not JSON (%s)",
                                  response->status, mmc_json_status_text(json));
         return -1;
@@ -267,7 +267,8 @@ static int call_with_token(mmc_client *client, const char *method, int idempoten
                                0,
                                client->header_count ? client->headers : NULL,
                                client->header_count,
-                               !idempotent};
+                               !idempotent,
+                               client->transfer};
         mmc_response response;
         if (mmc_call_send_with_retries(client, &request, &response, result, idempotent) != 0)
             return -1;
@@ -361,7 +362,9 @@ int mmc_call_make(mmc_client *client, const mmc_api_call *call, int may_authenti
     const char *method = mmc_request_known_method(call->method);
     int idempotent =
         call->retry == MMC_RETRY_AS_METHOD ? mmc_request_method_is_idempotent(method) : call->retry;
+    client->transfer = call->transfer;
     int outcome = call_with_token(client, method, idempotent, may_authenticate, result);
+    client->transfer = NULL;
     mmc_buffer_clear(&client->request); /* it may have held a secret (a subscriber key) */
     keep_headers(client, NULL, 0);
     return outcome;

@@ -117,6 +117,10 @@ typedef struct mmc_api_call {
     const mmc_header *headers; /* extra headers (request.h's rules), or NULL */
     size_t header_count;
     int retry; /* 1: may be retried, 0: not, -1: as the method says (request.h) */
+    /* Streamed output, a form, progress, a raw body (transport.h, mmc_transfer), or NULL.
+     * With a sink, a 2xx answer's result has no body (the sink has it, sink->bytes long):
+     * the caller finishes or abandons the sink afterwards. */
+    struct mmc_transfer *transfer;
 } mmc_api_call;
 
 #define MMC_RETRY_AS_METHOD (-1)

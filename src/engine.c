@@ -274,7 +274,8 @@ static void launch(run_state *run, batch_call *call, double now) {
                            to_milliseconds(left),
                            call->header_count ? call->headers : NULL,
                            call->header_count,
-                           !call->idempotent};
+                           !call->idempotent,
+                           NULL};
     call->request = request;
     if (mmc_transport_begin(slot, &call->request, &call->result.message) != 0) {
         finish_call(run, call);

@@ -43,7 +43,7 @@ static int authenticate(mmc_client *client, mmc_result *result) {
         goto done;
     }
     mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length,
-                           0,      NULL,     0,    0};
+                           0,      NULL,     0,    0, NULL};
     if (mmc_call_send_with_retries(client, &request, &response, result, 1) != 0)
         goto done;
     if (mmc_client_judge_answer(result, &response) != 0) {

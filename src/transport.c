@@ -6,16 +6,27 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "curl_global.h"
 #include "message.h"
 #include "token.h"
 
 /* Collects the body, refusing to grow past the cap: returning a short count makes libcurl
- * abort the transfer with CURLE_WRITE_ERROR. */
+ * abort the transfer with CURLE_WRITE_ERROR. With a sink (transport.h, mmc_transfer), a 2xx
+ * answer's body goes there instead, and any other answer's stays in memory (for its error). */
 static size_t on_body(char *data, size_t size, size_t count, void *userdata) {
     mmc_transport *transport = userdata;
     size_t length = size * count;
+    if (transport->transfer != NULL && transport->transfer->sink != NULL) {
+        if (transport->body_to_sink < 0) {
+            long status = 0;
+            curl_easy_getinfo(transport->easy, CURLINFO_RESPONSE_CODE, &status);
+            transport->body_to_sink = status >= 200 && status < 300;
+        }
+        if (transport->body_to_sink)
+            return mmc_sink_write(transport->transfer->sink, data, length) == 0 ? length : 0;
+    }
     if (length > transport->max_body - transport->body.length) {
         transport->body_too_large = 1;
         return 0;
@@ -23,6 +34,60 @@ static size_t on_body(char *data, size_t size, size_t count, void *userdata) {
     if (mmc_buffer_append(&transport->body, data, length) != 0)
         return 0;
     return length;
+}
+
+/* The figures progress is told: the body received, or the form sent. */
+static void progress_figures(const mmc_transport *transport, curl_off_t dltotal,
+                             curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow,
+                             uint64_t *done, uint64_t *total) {
+    int upload = transport->transfer->form != NULL;
+    curl_off_t now = upload ? ulnow : dlnow, all = upload ? ultotal : dltotal;
+    *done = now > 0 ? (uint64_t)now : 0;
+    *total = all > 0 ? (uint64_t)all : 0;
+}
+
+/* libcurl's progress meter, passed on to the transfer's progress when bytes moved: at once the
+ * first time, then at most every 0.1 s. A non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+    mmc_transport *transport = userdata;
+    mmc_transfer *transfer = transport->transfer;
+    if (transfer == NULL || transfer->progress == NULL)
+        return 0;
+    uint64_t done, total;
+    progress_figures(transport, dltotal, dlnow, ultotal, ulnow, &done, &total);
+    double now = mmc_clock_monotonic();
+    if (done == transport->progress_done || now - transport->progress_at < 0.1)
+        return 0;
+    transport->progress_at = now;
+    transport->progress_done = done;
+    if (transfer->progress(transfer->progress_ctx, done, total, 0, &transfer->stopped) != 0) {
+        transport->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The last progress call, once the transfer completed. CURLE_OK, or CURLE_ABORTED_BY_CALLBACK
+ * when it says stop: the body is then not kept, as when it said so earlier. */
+static CURLcode final_progress(mmc_transport *transport) {
+    mmc_transfer *transfer = transport->transfer;
+    if (transfer == NULL || transfer->progress == NULL)
+        return CURLE_OK;
+    curl_off_t down = 0, up = 0, down_total = -1, up_total = -1;
+    curl_easy_getinfo(transport->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    curl_easy_getinfo(transport->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(transport->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &down_total);
+    curl_easy_getinfo(transport->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &up_total);
+    uint64_t done, total;
+    progress_figures(transport, down_total, down, up_total, up, &done, &total);
+    if (total == 0)
+        total = done;
+    if (transfer->progress(transfer->progress_ctx, done, total, 1, &transfer->stopped) != 0) {
+        transport->stopped = 1;
+        return CURLE_ABORTED_BY_CALLBACK;
+    }
+    return CURLE_OK;
 }
 
 /* Picks X-Request-Id out of the answer's headers, and notes the blank line that ends them. A
@@ -34,6 +99,7 @@ static size_t on_header(char *line, size_t size, size_t count, void *userdata) {
     static const char name[] = "x-request-id:";
     if (length >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         transport->request_id[0] = '\0';
+        transport->body_to_sink = -1;
         transport->headers_complete = 0;
         if (transport->collect_headers)
             mmc_buffer_clear(&transport->headers);
@@ -79,6 +145,8 @@ static const char *set_fixed_options(mmc_transport *transport,
     SET(CURLOPT_WRITEDATA, transport);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, transport);
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_XFERINFODATA, transport);
     SET(CURLOPT_CONNECTTIMEOUT_MS, options->connect_timeout_ms);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)options->max_body);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -199,6 +267,7 @@ int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model
     if (curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transport->curl_error) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, transport) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_HEADERDATA, transport) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_XFERINFODATA, transport) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, &transport->sockets) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, &transport->sockets) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_PRIVATE, transport) != CURLE_OK ||
@@ -272,6 +341,18 @@ static const char *failure_kind(CURLcode code) {
 }
 
 static int describe_failure(mmc_transport *transport, CURLcode code, mmc_buffer *problem) {
+    mmc_transfer *transfer = transport->transfer;
+    if (transfer != NULL && transport->stopped) {
+        transport->failure_kind = "stopped";
+        if (transfer->stopped.length > 0)
+            return mmc_buffer_append(problem, transfer->stopped.data, transfer->stopped.length);
+        return mmc_buffer_append_string(problem, "stopped: the progress function said stop");
+    }
+    if (transfer != NULL && transfer->sink != NULL && transfer->sink->failed) {
+        transport->failure_kind = "output failed";
+        return mmc_buffer_append(problem, transfer->sink->problem.data,
+                                 transfer->sink->problem.length);
+    }
     if (code == CURLE_FILESIZE_EXCEEDED || transport->body_too_large) {
         transport->failure_kind = "response too large";
         return mmc_buffer_append_format(problem, "response too large: body exceeds %zu bytes",
@@ -369,6 +450,7 @@ static void free_headers(struct curl_slist *list) {
 static struct curl_slist *build_headers(const mmc_request *request,
                                         char sent_request_id[MMC_REQUEST_ID_MAX + 1]) {
     struct curl_slist *list = NULL;
+    int has_form = request->transfer != NULL && request->transfer->form != NULL;
     char request_id[MMC_UUID_LENGTH + 1];
     int failed = 0;
     const mmc_header *given_id = extra_header(request, "X-Request-ID");
@@ -386,7 +468,8 @@ static struct curl_slist *build_headers(const mmc_request *request,
     if (given_id == NULL)
         failed = failed || add_header(&list, "X-Request-ID", request_id) != 0;
     /* Without a body there is no Content-Type; libcurl would otherwise add a form type. */
-    if (extra_header(request, "Content-Type") == NULL)
+    /* A form's Content-Type is libcurl's, with the boundary it chose. */
+    if (extra_header(request, "Content-Type") == NULL && !has_form)
         failed = failed || add_header(&list, "Content-Type",
                                       request->body ? "application/json; charset=UTF-8" : "") != 0;
     if (extra_header(request, "Expect") == NULL)
@@ -411,11 +494,13 @@ static struct curl_slist *build_headers(const mmc_request *request,
  * sends POST with a body and GET without one: any other method (a GET with a body included,
  * though the client refuses those before they get here) is named with CUSTOMREQUEST, so the
  * method on the wire is always the one asked. */
-static CURLcode set_method(CURL *easy, const mmc_request *request) {
+static CURLcode set_method(CURL *easy, const mmc_request *request, curl_mime *mime) {
     CURLcode code = CURLE_OK;
     int has_body = request->body != NULL || strcmp(request->method, "PUT") == 0 ||
                    strcmp(request->method, "POST") == 0;
-    if (!has_body) {
+    if (mime != NULL) {
+        code = curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
+    } else if (!has_body) {
         code = curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     } else {
         const char *body = request->body != NULL ? request->body : "";
@@ -430,6 +515,75 @@ static CURLcode set_method(CURL *easy, const mmc_request *request) {
                                     ? NULL
                                     : request->method);
     return code;
+}
+
+/* The form as libcurl's mime structure: text parts copied, files named (libcurl opens and
+ * reads each as it is sent). NULL when out of memory or libcurl refused a part. */
+static curl_mime *build_form(CURL *easy, const mmc_transfer *transfer) {
+    curl_mime *mime = curl_mime_init(easy);
+    if (mime == NULL)
+        return NULL;
+    for (size_t i = 0; i < transfer->form_count; i++) {
+        const mmc_form_part *part = &transfer->form[i];
+        curl_mimepart *field = curl_mime_addpart(mime);
+        CURLcode code = field != NULL ? curl_mime_name(field, part->name) : CURLE_OUT_OF_MEMORY;
+        if (code == CURLE_OK && part->file_path != NULL) {
+            code = curl_mime_filedata(field, part->file_path);
+            if (code == CURLE_OK && part->filename != NULL)
+                code = curl_mime_filename(field, part->filename);
+        } else if (code == CURLE_OK) {
+            code = curl_mime_data(field, part->value, part->value_length);
+        }
+        if (code == CURLE_OK && part->content_type != NULL)
+            code = curl_mime_type(field, part->content_type);
+        if (code != CURLE_OK) {
+            curl_mime_free(mime);
+            return NULL;
+        }
+    }
+    return mime;
+}
+
+/* Sets the transfer's settings for this request (transport.h, mmc_transfer). */
+static CURLcode begin_transfer(mmc_transport *transport, mmc_transfer *transfer) {
+    CURL *easy = transport->easy;
+    transport->transfer = transfer;
+    transport->body_to_sink = -1;
+    transport->stopped = 0;
+    transport->progress_at = -1; /* the first bytes are told at once */
+    transport->progress_done = 0;
+    if (transfer == NULL)
+        return CURLE_OK;
+    mmc_buffer_clear(&transfer->stopped);
+    CURLcode code = CURLE_OK;
+    if (transfer->sink != NULL) {
+        /* A retry starts the body again; what already reached a function cannot be. */
+        if (transfer->sink->bytes > 0 && mmc_sink_rewind(transfer->sink) != 0)
+            return CURLE_WRITE_ERROR;
+        code = curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
+    }
+    if (code == CURLE_OK && transfer->progress != NULL)
+        code = curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    if (code == CURLE_OK && transfer->form != NULL) {
+        transport->mime = build_form(easy, transfer);
+        if (transport->mime == NULL)
+            code = CURLE_OUT_OF_MEMORY;
+    }
+    return code;
+}
+
+/* Undoes begin_transfer's settings: the handle's next request is a plain one. */
+static void end_transfer(mmc_transport *transport) {
+    CURL *easy = transport->easy;
+    if (transport->transfer == NULL)
+        return;
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)transport->max_body);
+    if (transport->mime != NULL) {
+        curl_easy_setopt(easy, CURLOPT_MIMEPOST, (curl_mime *)NULL);
+        curl_mime_free(transport->mime);
+        transport->mime = NULL;
+    }
 }
 
 int mmc_transport_begin(mmc_transport *transport, const mmc_request *request,
@@ -460,11 +614,13 @@ int mmc_transport_begin(mmc_transport *transport, const mmc_request *request,
         mmc_buffer_append_string(problem, "out of memory");
         return -1;
     }
-    CURLcode code = curl_easy_setopt(easy, CURLOPT_URL, request->url);
+    CURLcode code = begin_transfer(transport, request->transfer);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(easy, CURLOPT_URL, request->url);
     if (code == CURLE_OK)
         code = curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, request->timeout_ms);
     if (code == CURLE_OK)
-        code = set_method(easy, request);
+        code = set_method(easy, request, transport->mime);
     if (code == CURLE_OK)
         code = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     /* A request that must not be sent twice never goes on a kept-alive connection: libcurl
@@ -496,6 +652,11 @@ int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
     free_headers(transport->header_list);
     transport->header_list = NULL;
+    if (code == CURLE_OK)
+        code = final_progress(transport);
+    end_transfer(transport);
+    mmc_transfer *transfer = transport->transfer;
+    transport->transfer = NULL;
 
     if (code != CURLE_OK) {
         /* A reset during the TLS handshake is libcurl's TLS error, but a lost connection. */
@@ -520,8 +681,17 @@ int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request
             mmc_message_append_clean(problem, detail, strlen(detail), 256);
             return -1;
         }
+        transport->transfer = transfer; /* for the description */
         if (describe_failure(transport, code, problem) == 0)
             append_hint(transport, code, request, problem);
+        /* A stopped transfer is not tried again, nor one whose body already reached a
+         * function (a file is emptied for a retry). */
+        if (transfer != NULL &&
+            (transport->stopped || (transfer->sink != NULL && (transfer->sink->failed ||
+                                                               (transfer->sink->write != NULL &&
+                                                                transfer->sink->bytes > 0)))))
+            transport->failure_is_transient = 0;
+        transport->transfer = NULL;
         return -1;
     }
     if (!transport->headers_complete) {
@@ -543,6 +713,7 @@ int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request
         return -1;
     }
     response->status = status;
+    response->raw = transfer != NULL && transfer->raw;
     response->body = transport->body.data;
     response->body_length = transport->body.length;
     response->request_id = transport->request_id;

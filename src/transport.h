@@ -27,6 +27,7 @@
 #define MMC_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <curl/curl.h>
@@ -34,6 +35,42 @@
 #include "buffer.h"
 #include "owned_sockets.h"
 #include "request.h"
+#include "sink.h"
+
+/* One part of a multipart/form-data body: a text field or a file streamed from disk. */
+typedef struct mmc_form_part {
+    const char *name;
+    const char *value; /* a text field's value (value_length bytes), or NULL for a file */
+    size_t value_length;
+    const char *file_path;    /* a file's path (read as it is sent, never whole), or NULL */
+    const char *content_type; /* the part's Content-Type, or NULL: libcurl's guess from the
+                               * file name's extension, else application/octet-stream */
+    const char *filename;     /* the filename sent, or NULL: the path's last part */
+} mmc_form_part;
+
+/* Told how the transfer goes: `done` bytes of `total` (0 when the total is unknown) of the
+ * body received (of the form sent, for a request with a form); `final` is 1 for the last
+ * call, made once the transfer completed. Return 0 to go on, anything else to stop the
+ * transfer (after appending why to `why`): the call then fails, even at the final call (a
+ * body in a sink is then not kept). Called when the first bytes move, then at most every
+ * 0.1 s, and once at the end. */
+typedef int (*mmc_progress_fn)(void *ctx, uint64_t done, uint64_t total, int final,
+                               mmc_buffer *why);
+
+/* How one request's bodies move, beyond a JSON body in and a body in memory out. Every field
+ * is optional (zero: as without it). */
+typedef struct mmc_transfer {
+    /* A 2xx answer's body goes here, not into memory, with no cap but the sink's max_size.
+     * Any other answer's body is kept in memory as usual (an error's JSON, for its message).
+     * The caller finishes or abandons the sink after the call (sink.h). */
+    mmc_sink *sink;
+    int raw; /* the answer's body is the caller's, whatever its type: not judged as JSON */
+    mmc_progress_fn progress;
+    void *progress_ctx;
+    const mmc_form_part *form; /* sent as multipart/form-data (POST or PUT), or NULL */
+    size_t form_count;
+    mmc_buffer stopped; /* why progress stopped the transfer (the transport fills it) */
+} mmc_transfer;
 
 typedef struct mmc_transport_options {
     long connect_timeout_ms; /* TCP and TLS set-up */
@@ -67,6 +104,9 @@ typedef struct mmc_request {
     /* 1: never on a kept-alive connection, for a request that must not be sent twice (libcurl
      * sends a request again when a reused connection dies before the answer). */
     int fresh_connection;
+    /* Streamed output, a form, progress, a raw body (see mmc_transfer), or NULL. The form's
+     * strings need only live until the request ends. */
+    mmc_transfer *transfer;
 } mmc_request;
 
 typedef struct mmc_response {
@@ -75,6 +115,7 @@ typedef struct mmc_response {
     size_t body_length;
     const char *request_id; /* the X-Request-Id answered, or "" */
     long retry_after;       /* seconds the answer's Retry-After asks to wait, or -1 */
+    int raw;                /* the request's transfer asked for the body as it came */
 } mmc_response;
 
 #define MMC_REQUEST_ID_MAX 64
@@ -98,6 +139,13 @@ typedef struct mmc_transport {
     struct curl_slist *header_list; /* the request's headers, between begin and end */
     int collect_headers;  /* 1: keep the answer's header lines in `headers` */
     mmc_buffer headers;   /* "Name: value\r\n" lines of the answer (its last status line on) */
+    /* The current request's transfer (between begin and end), or NULL, and its state. */
+    mmc_transfer *transfer;
+    curl_mime *mime;    /* the form being sent */
+    int body_to_sink;   /* -1: not known yet (no body byte arrived), 1: a 2xx body to the sink */
+    int stopped;        /* progress said stop */
+    double progress_at; /* monotonic time of the last progress call */
+    uint64_t progress_done; /* what it was told then */
 } mmc_transport;
 
 /* Opens the transport. 0, or -1 with the reason appended to `problem`. */

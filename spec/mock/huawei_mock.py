@@ -80,6 +80,9 @@ import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mock_uploads  # noqa: E402  (the upload routes: multipart bodies, streamed)
+
 APPAUTH_PATH = "/v2/usg/acs/auth/appauth"
 CHANGE_STATUS_PATH = "/v1/mmc/management/webhook/change-status"
 LINK_CONFIG_PATH = "/v1/mmc/management/webhook/link-config"
@@ -660,6 +663,10 @@ class ApiHandler(QuietHandler):
         for k, v in self.headers.items():
             k = k.lower()
             rec["headers"][k] = rec["headers"][k] + ", " + v if k in rec["headers"] else v
+        if mock_uploads.route(self.command, path) is not None:
+            st.record(rec)
+            mock_uploads.serve(self, st, rec, path, ApiError)
+            return
         try:
             body = self.read_body()
         except ApiError as e:

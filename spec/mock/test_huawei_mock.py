@@ -585,6 +585,75 @@ class RecordingDownloadTests(Base):
                          401, "USG.000000004")
         self.assertEqual(self.ctl("POST", "/control/recordings", {"confUUID": "a/b"})[0], 400)
 
+class UploadTests(Base):
+    """The four multipart/form-data upload routes (mock_uploads.py)."""
+
+    BOUNDARY = "mock-test-boundary-0123"
+
+    def form(self, parts, boundary=None, tail=b"--\r\n"):
+        b = (boundary or self.BOUNDARY).encode()
+        out = b""
+        for headers, data in parts:
+            out += b"--" + b + b"\r\n" + b"".join(h.encode() + b"\r\n" for h in headers) + \
+                b"\r\n" + data + b"\r\n"
+        return out + b"--" + b + tail
+
+    def file_part(self, data, name="file", filename="a.png", ctype="image/png"):
+        headers = ['Content-Disposition: form-data; name="%s"; filename="%s"' % (name, filename)]
+        if ctype:
+            headers.append("Content-Type: " + ctype)
+        return (headers, data)
+
+    def upload(self, method, path, body, token, ctype=None):
+        headers = {"Content-Type": ctype or "multipart/form-data; boundary=" + self.BOUNDARY}
+        if token:
+            headers["X-Access-Token"] = token
+        status, hdrs, out = self.api(method, path, body, headers)
+        return status, hdrs, json.loads(out) if out else None
+
+    def test_each_route_gets_the_bytes(self):
+        token = self.login()
+        data = bytes(range(256)) * 300 + b"\r\n--mock-test-boundary-012 almost"
+        routes = (("POST", "/v1/usg/sss/materials"), ("POST", "/v1/usg/abs/profile-images"),
+                  ("PUT", "/v1/usg/abs/profile-images/user-1"),
+                  ("PUT", "/v1/wss/webinar/open/res/file"))
+        for method, path in routes:
+            status, _, out = self.upload(method, path, self.form([self.file_part(data)]), token)
+            self.assertEqual(status, 200, (path, out))
+            part = self.requests()[-1]["parts"][0]
+            self.assertEqual((part["size"], part["sha256"], part["filename"]),
+                             (len(data), hashlib.sha256(data).hexdigest(), "a.png"))
+            if path.endswith("/file"):
+                self.assertRegex(out["fileId"], r"^[0-9a-f]{32}$")
+            else:
+                self.assertIsNone(out)
+
+    def test_rejections(self):
+        token = self.login()
+        path = "/v1/usg/sss/materials"
+        good = self.form([self.file_part(b"png")])
+        self.assertError(self.upload("POST", path, good, None), 401, "USG.000000004")
+        bad = [
+            (good, "multipart/form-data"),                          # no boundary
+            (good, "application/json"),
+            (good, "multipart/form-data; boundary=other"),         # not the one used
+            (self.form([self.file_part(b"x", ctype=None)]), None),
+            (self.form([self.file_part(b"x", ctype="text/plain")]), None),
+            (self.form([self.file_part(b"x", name="image")]), None),
+            (self.form([self.file_part(b"x"), self.file_part(b"y")]), None),
+            (self.form([(['Content-Disposition: attachment; name="file"'], b"x")]), None),
+            (self.form([(['Content-Disposition: form-data; name="file"'], b"x")]), None),
+            (self.form([self.file_part(b"")]), None),
+            (self.form([self.file_part(b"x")], tail=b"--\r\nextra"), None),
+            (self.form([self.file_part(b"x")], tail=b""), None),
+            (b"preamble\r\n" + good, None),
+        ]
+        for body, ctype in bad:
+            self.assertError(self.upload("POST", path, body, token, ctype), 400,
+                             "MMC.111070001")
+        self.assertError(self.upload("POST", "/v1/usg/abs/profile-images",
+                                     self.form([self.file_part(b"x" * 10000001)]), token),
+                         413, "MOCK.413")
 
 class FaultTests(Base):
 
