@@ -207,12 +207,12 @@ describe("client:download", function()
     it("refuses a missing folder (or a file as folder) before anything is sent, naming it", function()
         local aux = entries(client).Aux
         local err = raised(client, aux, dir .. "/missing/Aux.mp4")
-        assert.matches("the folder " .. dir .. "/missing of " .. dir .. "/missing/Aux.mp4 does not exist", err, 1, true)
+        assert.matches("output '" .. dir .. "/missing/Aux.mp4': its folder '" .. dir .. "/missing' cannot be written: No such file or directory", err, 1, true)
         files.write(dir .. "/plain", "x")
         err = raised(client, aux, dir .. "/plain/Aux.mp4")
-        assert.matches(dir .. "/plain (the folder of " .. dir .. "/plain/Aux.mp4) is not a folder", err, 1, true)
+        assert.matches("its folder '" .. dir .. "/plain' cannot be written: not a folder", err, 1, true)
         err = raised(client, aux, dir)
-        assert.matches(dir .. " is a folder, not a file", err, 1, true)
+        assert.matches("output '" .. dir .. "': the path is a folder", err, 1, true)
         assert.are.equal(0, #mock.file_requests())
         -- the token is still good
         assert.are.equal(200, (mock.call(client.download, client, aux, dir .. "/Aux.mp4")))
@@ -291,8 +291,8 @@ describe("client:download", function()
     it("leaves nothing behind when the disk fills up, and says so", function()
         local aux = entries(client).Aux
         local output = in_namespace("size=1m", aux)
-        assert.matches("^true\t200\twriting " .. literal(dir) .. "/Aux%.mp4 failed: No space left on device; nothing was kept at "
-            .. literal(dir) .. "/Aux%.mp4\t%d+\nlisting:\nexit=0\n$", output,
+        assert.matches("^true\t200\twriting '" .. literal(dir) .. "/Aux%.mp4': No space left on device; nothing was kept at '"
+            .. literal(dir) .. "/Aux%.mp4'\t%d+\nlisting:\nexit=0\n$", output,
             "(root and unshare --mount are needed) " .. output)
         mock.assert_no_secret(output)
     end)
@@ -300,8 +300,8 @@ describe("client:download", function()
     it("refuses a folder it cannot write to before anything is sent, naming it", function()
         local aux = entries(client).Aux
         local output = in_namespace("ro,size=1m", aux)
-        assert.matches("^false\t[^\n]*bad argument #3 to '%?' %(the folder " .. literal(dir) .. " of " .. literal(dir)
-            .. "/Aux%.mp4 is not writable %(Read%-only file system%)%)\nlisting:\nexit=0\n$", output,
+        assert.matches("^false\t[^\n]*bad argument #3 to '%?' %(output '" .. literal(dir) .. "/Aux%.mp4': its folder '"
+            .. literal(dir) .. "' cannot be written: Read%-only file system%)\nlisting:\nexit=0\n$", output,
             "(root and unshare --mount are needed) " .. output)
         assert.are.equal(0, #mock.file_requests())
     end)

@@ -1,18 +1,15 @@
 #include "download.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "client_internal.h"
 #include "clock.h"
 #include "crypto.h"
 #include "message.h"
+#include "sink.h"
 #include "token.h"
 #include "transport.h"
 
@@ -21,8 +18,7 @@
 typedef struct download_state {
     const mmc_download *download;
     CURL *easy;
-    int fd;               /* the partial file, or -1 */
-    mmc_buffer part_path; /* its name: "<path>.mmc-<random>.part" */
+    mmc_sink sink;        /* the file (written beside it, renamed when whole) or the callback */
     long status;          /* the answer's status, 0 until its body starts */
     int is_body;          /* 2xx: the body goes to the output */
     uint64_t written;
@@ -53,67 +49,22 @@ const char *mmc_download_url_problem(const char *url) {
     return NULL;
 }
 
-/* The folder of `path` into `folder`: what comes before its last '/', "/" for a file at the
- * root, "." for a bare name. */
-static int folder_of(const char *path, mmc_buffer *folder) {
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        return mmc_buffer_append_string(folder, ".");
-    if (slash == path)
-        return mmc_buffer_append_string(folder, "/");
-    return mmc_buffer_append(folder, path, (size_t)(slash - path)) ||
-           mmc_buffer_append(folder, "", 0);
-}
-
 int mmc_download_path_problem(const char *path, mmc_buffer *problem) {
-    struct stat info;
-    if (path[0] == '\0')
-        return mmc_buffer_append_string(problem, "the path is empty"), -1;
-    if (path[strlen(path) - 1] == '/' || (stat(path, &info) == 0 && S_ISDIR(info.st_mode)))
-        return mmc_buffer_append_format(problem, "%s is a folder, not a file", path), -1;
-    mmc_buffer folder;
-    mmc_buffer_init(&folder);
-    int failed = 0;
-    if (folder_of(path, &folder) != 0) {
-        failed = 1;
-        mmc_buffer_append_string(problem, "out of memory");
-    } else if (stat(mmc_buffer_text(&folder), &info) != 0) {
-        failed = 1;
-        mmc_buffer_append_format(problem, "the folder %s of %s %s", mmc_buffer_text(&folder),
-                                 path, errno == ENOENT ? "does not exist" : strerror(errno));
-    } else if (!S_ISDIR(info.st_mode)) {
-        failed = 1;
-        mmc_buffer_append_format(problem, "%s (the folder of %s) is not a folder",
-                                 mmc_buffer_text(&folder), path);
-    } else if (access(mmc_buffer_text(&folder), W_OK | X_OK) != 0) {
-        failed = 1;
-        mmc_buffer_append_format(problem, "the folder %s of %s is not writable (%s)",
-                                 mmc_buffer_text(&folder), path, strerror(errno));
-    }
-    mmc_buffer_free(&folder);
-    return failed ? -1 : 0;
+    return mmc_sink_check_path(path, problem);
 }
 
-/* Creates the partial file beside the target: same folder, so the rename is atomic. */
-static int open_part(download_state *state, const char *path, mmc_buffer *problem) {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        char suffix[17];
-        mmc_buffer_clear(&state->part_path);
-        if (mmc_random_hex(8, suffix, sizeof suffix) != 0 ||
-            mmc_buffer_append_format(&state->part_path, "%s.mmc-%s.part", path, suffix) != 0) {
-            mmc_buffer_append_string(problem, "out of memory");
-            return -1;
-        }
-        state->fd = open(mmc_buffer_text(&state->part_path),
-                         O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-        if (state->fd >= 0)
-            return 0;
-        if (errno != EEXIST)
-            break;
+/* The sink's side of a callback download: the caller's write, its reason kept. */
+static int write_to_callback(void *context, const char *data, size_t length) {
+    download_state *state = context;
+    const mmc_download_callbacks *callbacks = &state->download->callbacks;
+    mmc_buffer_clear(&state->problem);
+    if (callbacks->write(callbacks->context, data, length, &state->problem) != 0) {
+        mmc_sink_fail(&state->sink, state->problem.length > 0 ? mmc_buffer_text(&state->problem)
+                                                              : "the output function stopped "
+                                                                "the transfer");
+        return -1;
     }
-    mmc_buffer_append_format(problem, "%s cannot be written: %s", path, strerror(errno));
-    mmc_buffer_clear(&state->part_path);
-    return -1;
+    return 0;
 }
 
 static void stop(download_state *state) {
@@ -122,7 +73,6 @@ static void stop(download_state *state) {
 
 static size_t on_data(char *data, size_t size, size_t count, void *userdata) {
     download_state *state = userdata;
-    const mmc_download *download = state->download;
     size_t length = size * count;
     if (state->status == 0) {
         curl_easy_getinfo(state->easy, CURLINFO_RESPONSE_CODE, &state->status);
@@ -139,29 +89,9 @@ static size_t on_data(char *data, size_t size, size_t count, void *userdata) {
             return 0;
         return length;
     }
-    if (download->max_size > 0 && length > download->max_size - state->written) {
-        mmc_buffer_append_format(&state->problem,
-                                 "the file is larger than max_size (%llu bytes)",
-                                 (unsigned long long)download->max_size);
-        stop(state);
-        return 0;
-    }
-    if (state->fd >= 0) {
-        size_t done = 0;
-        while (done < length) {
-            ssize_t n = write(state->fd, data + done, length - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                mmc_buffer_append_format(&state->problem, "writing %s failed: %s",
-                                         download->path, n < 0 ? strerror(errno) : "no progress");
-                stop(state);
-                return 0;
-            }
-            done += (size_t)n;
-        }
-    } else if (download->callbacks.write(download->callbacks.context, data, length,
-                                         &state->problem) != 0) {
+    if (mmc_sink_write(&state->sink, data, length) != 0) {
+        mmc_buffer_clear(&state->problem);
+        mmc_buffer_append(&state->problem, state->sink.problem.data, state->sink.problem.length);
         stop(state);
         return 0;
     }
@@ -247,25 +177,6 @@ static void describe_answer(download_state *state, const mmc_response *response,
                                           "does not follow");
 }
 
-static int finish_file(download_state *state, mmc_buffer *message) {
-    const char *path = state->download->path;
-    int failed = close(state->fd) != 0;
-    int saved = errno;
-    state->fd = -1;
-    if (failed) {
-        mmc_buffer_append_format(message, "writing %s failed: %s", path,
-                                 strerror(saved));
-        return -1;
-    }
-    if (rename(mmc_buffer_text(&state->part_path), path) != 0) {
-        mmc_buffer_append_format(message, "%s could not be put in place: %s",
-                                 path, strerror(errno));
-        return -1;
-    }
-    mmc_buffer_clear(&state->part_path); /* in place: nothing to remove */
-    return 0;
-}
-
 static int transfer(mmc_client *client, download_state *state, mmc_result *result) {
     const mmc_download *download = state->download;
     mmc_transport transport;
@@ -306,7 +217,7 @@ static int transfer(mmc_client *client, download_state *state, mmc_result *resul
     } else if (outcome != 0 && transport.failure_kind != NULL &&
                strcmp(transport.failure_kind, "response too large") == 0) {
         /* libcurl read a Content-Length past max_size before the body started */
-        mmc_buffer_append_format(&result->message, "the file is larger than max_size (%llu bytes)",
+        mmc_buffer_append_format(&result->message, "output exceeds max_size of %llu bytes",
                                  (unsigned long long)download->max_size);
     } else if (outcome != 0) {
         mmc_buffer_append(&result->message, failure.data, failure.length);
@@ -327,8 +238,8 @@ static int transfer(mmc_client *client, download_state *state, mmc_result *resul
         if (download->callbacks.progress != NULL && call_progress(state) != 0) {
             mmc_buffer_append(&result->message, state->problem.data, state->problem.length);
             outcome = -1;
-        } else if (state->fd >= 0) {
-            outcome = finish_file(state, &result->message);
+        } else {
+            outcome = mmc_sink_finish(&state->sink, &result->message);
         }
     }
     mmc_buffer_free(&failure);
@@ -360,26 +271,22 @@ int mmc_client_download(mmc_client *client, const mmc_download *download, mmc_re
     download_state state;
     memset(&state, 0, sizeof state);
     state.download = download;
-    state.fd = -1;
-    mmc_buffer_init(&state.part_path);
     mmc_buffer_init(&state.error_body);
     mmc_buffer_init(&state.problem);
     state.last_progress = mmc_clock_monotonic();
     int outcome = -2; /* the path refused: nothing sent */
-    if (download->path == NULL ||
-        (mmc_download_path_problem(download->path, &result->message) == 0 &&
-         open_part(&state, download->path, &result->message) == 0))
+    if (download->path == NULL) {
+        mmc_sink_open_callback(&state.sink, write_to_callback, &state, download->max_size);
         outcome = transfer(client, &state, result);
-    if (state.fd >= 0)
-        close(state.fd);
-    if (state.part_path.length > 0) {
-        unlink(mmc_buffer_text(&state.part_path));
-        if (state.is_body)
-            mmc_buffer_append_format(&result->message, "; nothing was kept at %s",
+    } else if (mmc_sink_open_path(&state.sink, download->path, download->max_size,
+                                  &result->message) == 0) {
+        outcome = transfer(client, &state, result);
+        if (outcome != 0 && state.is_body)
+            mmc_buffer_append_format(&result->message, "; nothing was kept at '%s'",
                                      download->path);
     }
+    mmc_sink_abandon(&state.sink); /* removes a partial file; frees */
     *bytes = state.written;
-    mmc_buffer_free(&state.part_path);
     mmc_buffer_free(&state.error_body);
     mmc_buffer_free(&state.problem);
     if (outcome != 0 && result->message.length == 0)

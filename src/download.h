@@ -11,11 +11,12 @@
  *     otherwise (ssl_verify = 0: explicit, per call);
  *   - uses its own libcurl handle, a copy of the client's settings (proxy, connect timeout),
  *     and its own connection, closed at the end;
- *   - writes a path beside its target (`<path>.mmc-<random>.part`, created with O_EXCL) and
- *     renames it into place only when the body is complete: after any failure (the network,
- *     the disk, a callback that stops it) the partial file is removed and nothing is at the
- *     path; a path whose folder does not exist or is not writable is refused before anything
- *     is sent, naming the folder;
+ *   - writes the body through a sink (sink.h), as options.output does: a path is written
+ *     beside its target and renamed into place only when the body is complete (every byte the
+ *     answer's Content-Length announced) and fsync'd: after any failure (the network, the
+ *     disk, a callback that stops it, max_size) the partial file is removed and nothing is at
+ *     the path; a path whose folder does not exist or is not writable is refused before
+ *     anything is sent, naming it;
  *   - calls `progress` at most every 100 ms while bytes move, and once at the end;
  *   - stops with max_size when the body would grow past it;
  *   - tells a refused token (401 or 403) apart: it is spent or expired, and the fix is to ask
@@ -60,7 +61,7 @@ typedef struct mmc_download {
 const char *mmc_download_url_problem(const char *url);
 
 /* 0 when `path` can be written (its folder exists and is writable, it is not a folder), else -1
- * with a sentence naming the path or its folder appended to `problem`. */
+ * with a sentence naming the path and its folder appended to `problem` (mmc_sink_check_path). */
 int mmc_download_path_problem(const char *path, mmc_buffer *problem);
 
 /* Downloads. 0 when a 2xx answer's body was written whole (renamed into place for a path), -2
