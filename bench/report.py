@@ -505,7 +505,8 @@ def report(results_path):
           "fresh process, the file written beside its target and renamed) and the `curl` "
           "command (`-o FILE`) fetch it alternately, in the same run, to the same disk. "
           "Throughput is the median over the runs; *vs curl* is the median of each mmc run's "
-          "ratio to the curl run next to it; *peak RSS growth* is the process's peak resident "
+          "ratio to the curl run next to it (for the synced curl row, its own ratio to the plain "
+          "one); *peak RSS growth* is the process's peak resident "
           "memory at the end less its resident memory just before the download (module "
           "loaded, client made), the most over the runs.%s" % (
               fmt(mib), " Measured by `bench/run --download-only` on %s, commit %s; the "
@@ -516,12 +517,15 @@ def report(results_path):
         m("| client | MiB/s | vs curl | CPU s | peak RSS growth MiB | runs |")
         m("|---|---:|---:|---:|---:|---:|")
         for key, name in (("mmc54", "mmc `client:download`, Lua 5.4"),
-                          ("curlcmd", "`curl` command")):
+                          ("curlcmd", "`curl` command"),
+                          ("curlsync", "`curl` command, then the file `fsync`ed (as mmc does "
+                                       "before it renames the file into place)")):
             d = downloads.get(key)
             if d:
                 m("| %s | %s | %s | %s | %s | %d |" % (
                     name, fmt(d["rate"], 1),
-                    "%.3fx" % d["vs_curl"] if d.get("vs_curl") else "–",
+                    "%.3fx" % d["vs_curl"] if d.get("vs_curl") else
+                    "%.3fx" % d["vs_plain"] if d.get("vs_plain") else "–",
                     fmt(d["cpu"], 2) if d.get("cpu") is not None else "–",
                     fmt(d["growth"] / 1024, 1) if d.get("growth") is not None else "–",
                     d["runs"]))
@@ -617,6 +621,10 @@ def download_summary(runs):
     if pairs and "mmc54" in out:
         out["mmc54"]["pairs"] = pairs
         out["mmc54"]["vs_curl"] = statistics.median(pairs)
+    synced = by_key.get("curlsync", [])
+    if synced and curl and "curlsync" in out:   # what the sync costs curl, for comparison
+        out["curlsync"]["vs_plain"] = statistics.median(
+            a["rate"] / b["rate"] for a, b in zip(synced, curl))
     return out
 
 

@@ -19,7 +19,7 @@
 #define ERROR_BODY_MAX ((size_t)64 * 1024) /* of an error answer, for its message */
 /* Bytes written to a file between two requests to start writing them to disk, so that the
  * fsync of a complete file (sink.h) waits for the last few MiB, not the whole recording. */
-#define WRITE_BEHIND ((uint64_t)8 * 1024 * 1024)
+#define WRITE_BEHIND ((uint64_t)2 * 1024 * 1024)
 
 typedef struct download_state {
     const mmc_download *download;
