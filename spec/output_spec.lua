@@ -188,6 +188,12 @@ describe("options.output", function()
         end)
         assert.is_true(ok, close_err)
         assert.are.equal(200, (client:request("GET", CONFERENCES))) -- still open
+        -- another client is fine
+        local other, count = mmc.new(mock.options()), nil
+        assert.are.equal(200, (client:request("GET", CONFERENCES, {
+            output = function() count = select(3, other:request("GET", CONFERENCES)).count end,
+        })))
+        assert.are.equal(2, count)
     end)
 
     it("stops past max_size, leaving nothing behind", function()

@@ -2,8 +2,11 @@
  * status against the local mock (started by spec/support/with-mock with mock_config.json). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/client.h"
+#include "../../src/sink.h"
+#include "../../src/transport.h"
 #include "../../src/json_scan.h"
 #include "check.h"
 
@@ -135,6 +138,105 @@ static void makes_generic_calls_and_logs_exchanges(void) {
     mmc_client_free(client);
 }
 
+typedef struct collected {
+    size_t bytes;
+    int chunks;
+    int progress_calls;
+    uint64_t last_done, last_total;
+    int last_final;
+} collected;
+
+static int collect(void *ctx, const char *data, size_t length) {
+    collected *into = ctx;
+    (void)data;
+    into->bytes += length;
+    into->chunks++;
+    return 0;
+}
+
+static int tell(void *ctx, uint64_t done, uint64_t total, int final, mmc_buffer *why) {
+    collected *into = ctx;
+    (void)why;
+    into->progress_calls++;
+    into->last_done = done;
+    into->last_total = total;
+    into->last_final = final;
+    return 0;
+}
+
+/* The transfer of one call (transport.h, mmc_transfer), Lua-free: a 2xx body to a sink, an
+ * error's body in memory, progress, a raw body, and a form streamed from a file. */
+static void moves_bodies_through_a_transfer(void) {
+    mmc_client *client = new_client(APP_KEY, getenv("MMC_TEST_CA"));
+    CHECK(client != NULL);
+    if (client == NULL)
+        return;
+    collected into = {0};
+    mmc_sink sink;
+    mmc_sink_open_callback(&sink, collect, &into, 0);
+    mmc_transfer transfer = {.sink = &sink, .progress = tell, .progress_ctx = &into};
+    mmc_buffer_init(&transfer.stopped);
+    mmc_api_call call = {.method = "GET",
+                         .path = "/v1/mmc/management/conferences",
+                         .path_length = 30,
+                         .retry = MMC_RETRY_AS_METHOD,
+                         .transfer = &transfer};
+    mmc_result result;
+    mmc_result_init(&result);
+    CHECK(mmc_client_request(client, &call, &result) == 0);
+    CHECK(result.status == 200 && result.body_length == 0);
+    CHECK(into.bytes > 100 && sink.bytes == into.bytes);
+    CHECK(into.progress_calls >= 1 && into.last_final == 1);
+    CHECK(into.last_done == into.bytes && into.last_total == into.bytes);
+    mmc_sink_abandon(&sink);
+
+    /* an error answer: its body is the error, in memory; nothing reaches the sink */
+    collected none = {0};
+    mmc_sink_open_callback(&sink, collect, &none, 0);
+    transfer.progress = NULL;
+    call.path = "/v1/mmc/management/conferencesX";
+    call.path_length = 31;
+    CHECK(mmc_client_request(client, &call, &result) == -1);
+    CHECK(result.status == 404 && none.bytes == 0 && result.body_is_json);
+    CHECK(strstr(mmc_buffer_text(&result.message), "MOCK.404") != NULL);
+    mmc_sink_abandon(&sink);
+
+    /* raw: the body in memory, not judged */
+    mmc_transfer raw = {.raw = 1};
+    call.transfer = &raw;
+    call.path = "/v1/mmc/management/conferences";
+    call.path_length = 30;
+    CHECK(mmc_client_request(client, &call, &result) == 0);
+    CHECK(result.status == 200 && result.body_length > 100);
+
+    /* a form: a text field and a file streamed from disk */
+    char path[] = "/tmp/mmc-test-client-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(write(fd, "\x89PNG\r\n\x1a\n0123456789", 18) == 18);
+        close(fd);
+        mmc_form_part parts[] = {{.name = "file", .file_path = path, .content_type = "image/png",
+                                  .filename = "x.png"}};
+        mmc_transfer form = {.form = parts, .form_count = 1};
+        mmc_api_call upload = {.method = "POST",
+                               .path = "/v1/usg/sss/materials",
+                               .path_length = 21,
+                               .retry = MMC_RETRY_AS_METHOD,
+                               .transfer = &form};
+        CHECK(mmc_client_request(client, &upload, &result) == 0);
+        CHECK(result.status == 200);
+        /* the handle's next plain request is plain again */
+        call.transfer = NULL;
+        CHECK(mmc_client_request(client, &call, &result) == 0);
+        CHECK(result.status == 200 && result.body_is_json);
+        unlink(path);
+    }
+    mmc_buffer_free(&transfer.stopped);
+    mmc_result_free(&result);
+    mmc_client_free(client);
+}
+
 int main(void) {
     if (getenv("MMC_TEST_ENDPOINT") == NULL) {
         fprintf(stderr, "run through spec/support/with-mock\n");
@@ -144,5 +246,6 @@ int main(void) {
     reports_a_wrong_key();
     refuses_an_unknown_ca();
     makes_generic_calls_and_logs_exchanges();
+    moves_bodies_through_a_transfer();
     return check_report("client");
 }

@@ -186,12 +186,28 @@ def check_parts(rules, parts, error):
         raise error(400, E_BAD_PARAM, "file must be image/jpeg or image/png")
 
 
+def _drain(handler):
+    """Reads and drops a body of up to MAX_UPLOAD bytes announced by Content-Length."""
+    lengths = handler.headers.get_all("Content-Length") or []
+    if len(lengths) == 1 and re.fullmatch(r"[0-9]+", lengths[0].strip()):
+        left = int(lengths[0])
+        while 0 < left <= MAX_UPLOAD:
+            data = handler.rfile.read(min(READ, left))
+            if not data:
+                break
+            left -= len(data)
+
+
 def serve(handler, st, rec, path, error):
     """Answers an upload route (route() said it is one). The connection is closed after any
     refusal: the rest of the body was not read."""
     rules = route(handler.command, path)
     try:
-        handler.check_token(st)
+        try:
+            handler.check_token(st)
+        except error:
+            _drain(handler)   # so that the client reads the 401 rather than a reset
+            raise
         parts = read_form(handler, error, rules["max"])
         with st.lock:
             rec["parts"] = parts
