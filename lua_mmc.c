@@ -313,8 +313,9 @@ mmc_client *mmc_lua_check_ready_client(lua_State *L, int arg) {
     if (box->client == NULL)
         luaL_error(L, "mmc: the client is closed");
     if (box->busy)
-        luaL_error(L, "mmc: the client is in a call already (its token store and its output "
-                      "and progress functions must not use it)");
+        luaL_error(L, "mmc: the client is in a call already (its token store, its on_request hook "
+                      "and the output and progress functions of its calls and downloads must "
+                      "not use it)");
     const char *missing = mmc_client_missing_credential(box->client);
     if (missing != NULL)
         luaL_error(L,
@@ -689,11 +690,11 @@ int luaopen_mmc(lua_State *L) {
     static const luaL_Reg *const method_lists[] = {client_methods, mmc_lua_request_methods,
                                                    mmc_lua_each_methods,
                                                    mmc_lua_conference_methods,
-                                                   NULL};
+                                                   mmc_lua_download_methods, NULL};
     static const luaL_Reg *const function_lists[] = {module_functions, mmc_lua_request_functions,
                                                      mmc_lua_push_functions,
                                                      mmc_lua_each_functions,
-                                                     NULL};
+                                                     mmc_lua_download_functions, NULL};
     lua_newtable(L); /* the module's state: the upvalue of every function */
     int state = lua_gettop(L);
     add_json_codec(L);

@@ -20,5 +20,8 @@ extern const luaL_Reg mmc_lua_each_functions[];
 
 /* lua_mmc_conference.c: client:conference. */
 extern const luaL_Reg mmc_lua_conference_methods[];
+/* lua_mmc_download.c: client:download, mmc.download. */
+extern const luaL_Reg mmc_lua_download_methods[];
+extern const luaL_Reg mmc_lua_download_functions[];
 
 #endif

@@ -23,10 +23,12 @@ RESULTS.txt holds, one a line:
     BATCH <key> batch=B calls=N conc=C wall=S conns=K    (issue 18: one timed batch)
     MISSING <key> <why>          a batch row that could not be measured (a failure, not a figure)
     H2LOG <key> requests=N http2=N connections=K
+    DOWNLOAD <key> bytes=N wall=S [cpu=S rss0=KB hwm=KB]  (issue 19: one download, mmc54 or curlcmd)
     UPLOAD bytes=N seconds=S rss_before=KB hwm_before=KB hwm_after=KB status=200
                                  (issue 19: one form upload of a 64 MiB file, streamed)
-    META <name> <text>           (upload_date, upload_commit: when bench/run --upload-only
-                                 last replaced the UPLOAD line)
+    META <name> <text>           (upload_date, upload_commit, download_date, download_commit:
+                                 when bench/run --upload-only or --download-only last
+                                 replaced the UPLOAD or DOWNLOAD lines)
 The lines are in the order the runs were made. Every client run sits next to floor runs; its
 ratio to the floor is taken against the floor runs just before and after it (the machine's
 speed drifts), and a row's ratio is the median of those paired ratios over its runs. The
@@ -84,7 +86,8 @@ def load(path):
     wrk = count = None
     rss = {}
     cg_diff = []
-    many = {"batch": defaultdict(list), "missing": {}, "h2log": defaultdict(list)}
+    many = {"batch": defaultdict(list), "missing": {}, "h2log": defaultdict(list),
+            "download": []}
     for line in open(path):
         words = line.split()
         if not words:
@@ -107,6 +110,9 @@ def load(path):
             continue
         if tag == "MISSING":
             many["missing"].setdefault(words[1], " ".join(words[2:]))
+            continue
+        if tag == "DOWNLOAD":
+            many["download"].append((words[1], kv(words[2:])))
             continue
         if tag == "H2LOG":
             many["h2log"][words[1]].append(kv(words[2:]))
@@ -330,6 +336,20 @@ def report(results_path):
                     h2, calls, conns)
                 ok = ok and calls > 0 and h2 == calls and conns == 1
         target(text, ok, detail)
+    downloads = download_summary(many["download"])
+    download_when = (" (`bench/run --download-only`, %s, commit %s)" % (
+        meta["download_date"], meta.get("download_commit", "?")) if "download_date" in meta else "")
+    if "mmc54" in downloads and "curlcmd" in downloads:
+        d = downloads["mmc54"]
+        target("download of a %s MiB file: mmc throughput >= 0.90x the curl command's" %
+               fmt(d["mib"]), d["vs_curl"] >= 0.90,
+               "%.3fx (median of %d paired runs; they ranged %.2fx to %.2fx)%s" % (
+                   d["vs_curl"], len(d["pairs"]), min(d["pairs"]), max(d["pairs"]),
+                   download_when))
+        target("download of a %s MiB file: the Lua process's peak RSS grows < 16 MiB" %
+               fmt(d["mib"]), d["growth"] < 16 * 1024,
+               "%s KiB at most (%s KiB before the download, %s KiB at the peak)" % (
+                   fmt(d["growth"]), fmt(d["growth_rss0"]), fmt(d["growth_hwm"])))
     if count:
         target("%s calls make exactly 1 appauth" % fmt(count["calls"]), count["appauth"] == 1,
                "%d appauth" % count["appauth"])
@@ -489,6 +509,40 @@ def report(results_path):
             "", "%s change-status calls at once (issue 18) over the same link; *first* opens "
             "its connections, *again* finds them kept:" % (fmt(seq["calls"]) if seq else "100"),
             ""] + batch_table
+    if downloads:
+        mib = next(iter(downloads.values()))["mib"]
+        m("## Download of a %s MiB file over loopback TLS (issue 19)" % fmt(mib))
+        m("")
+        m("The same nginx serves a %s MiB file as Huawei's download hosts serve a recording: "
+          "over TLS, against its token in `Authorization`. mmc's `client:download` (Lua 5.4, a "
+          "fresh process, the file written beside its target and renamed) and the `curl` "
+          "command (`-o FILE`) fetch it alternately, in the same run, to the same disk. "
+          "Throughput is the median over the runs; *vs curl* is the median of each mmc run's "
+          "ratio to the curl run next to it (for the synced curl row, its own ratio to the plain "
+          "one); *peak RSS growth* is the process's peak resident "
+          "memory at the end less its resident memory just before the download (module "
+          "loaded, client made), the most over the runs.%s" % (
+              fmt(mib), " Measured by `bench/run --download-only` on %s, commit %s; the "
+              "rest of this report is the full run's." % (meta["download_date"],
+                                                         meta.get("download_commit", "?"))
+              if "download_date" in meta else ""))
+        m("")
+        m("| client | MiB/s | vs curl | CPU s | peak RSS growth MiB | runs |")
+        m("|---|---:|---:|---:|---:|---:|")
+        for key, name in (("mmc54", "mmc `client:download`, Lua 5.4"),
+                          ("curlcmd", "`curl` command"),
+                          ("curlsync", "`curl` command, then the file `fsync`ed (as mmc does "
+                                       "before it renames the file into place)")):
+            d = downloads.get(key)
+            if d:
+                m("| %s | %s | %s | %s | %s | %d |" % (
+                    name, fmt(d["rate"], 1),
+                    "%.3fx" % d["vs_curl"] if d.get("vs_curl") else
+                    "%.3fx" % d["vs_plain"] if d.get("vs_plain") else "–",
+                    fmt(d["cpu"], 2) if d.get("cpu") is not None else "–",
+                    fmt(d["growth"] / 1024, 1) if d.get("growth") is not None else "–",
+                    d["runs"]))
+        m("")
     if ir:
         m("## Instructions per call (callgrind)")
         m("")
@@ -557,7 +611,9 @@ def report(results_path):
       "19's `each` row, about 30 s; it replaces that row's lines in `bench/results.txt`), "
       "`--upload-only` (only issue 19's upload row, against the local server, about 30 "
       "seconds; it replaces the UPLOAD line of `bench/results.txt` and rewrites this report "
-      "and `docs/speed.md` from it). As root "
+      "and `docs/speed.md` from it), `--download-only` (only issue 19's download rows, about "
+      "a minute; they replace the DOWNLOAD lines of `bench/results.txt` and rewrite this "
+      "report and `docs/speed.md` from it). As root "
       "it installs its Debian packages; it builds into `build-bench-*` and uses only "
       "127.0.0.1." % ("; this one took %s" % duration(meta["seconds"])
                       if "seconds" in meta else ""))
@@ -574,6 +630,36 @@ def report(results_path):
                     fmt(wrk.get("requests_per_s"))]
     printed += ["", "| target | measured | |", "|---|---|---|"] + targets
     return "\n".join(md) + "\n", blocks, printed
+
+
+def download_summary(runs):
+    """Per download client: the median MiB/s, the MiB downloaded, the runs; for mmc54, the
+    median of its ratios to the curl run paired with each (the run just before or after it, in
+    the same round), and the largest peak-RSS growth over its runs."""
+    out, by_key = {}, defaultdict(list)
+    for key, r in runs:
+        r = dict(r, rate=r["bytes"] / 1048576 / r["wall"])
+        by_key[key].append(r)
+    for key, rows in by_key.items():
+        d = {"rate": statistics.median(r["rate"] for r in rows), "runs": len(rows),
+             "mib": rows[0]["bytes"] / 1048576}
+        if all("cpu" in r for r in rows):
+            d["cpu"] = statistics.median(r["cpu"] for r in rows)
+        if all("hwm" in r and "rss0" in r for r in rows):
+            worst = max(rows, key=lambda r: r["hwm"] - r["rss0"])
+            d["growth"] = worst["hwm"] - worst["rss0"]
+            d["growth_rss0"], d["growth_hwm"] = worst["rss0"], worst["hwm"]
+        out[key] = d
+    mmc, curl = by_key.get("mmc54", []), by_key.get("curlcmd", [])
+    pairs = [a["rate"] / b["rate"] for a, b in zip(mmc, curl)]   # round by round
+    if pairs and "mmc54" in out:
+        out["mmc54"]["pairs"] = pairs
+        out["mmc54"]["vs_curl"] = statistics.median(pairs)
+    synced = by_key.get("curlsync", [])
+    if synced and curl and "curlsync" in out:   # what the sync costs curl, for comparison
+        out["curlsync"]["vs_plain"] = statistics.median(
+            a["rate"] / b["rate"] for a, b in zip(synced, curl))
+    return out
 
 
 def batch_summary(many):

@@ -219,6 +219,35 @@ describe("bad input", function()
         end
     end)
 
+    it("to download: the entry, its url and token, the path and every option", function()
+        -- a well-formed entry goes to a closed port: it returns nil and why, and never leaves
+        -- a file behind; everything else raises naming its argument
+        local url = "https://127.0.0.1:" .. mock.closed_port() .. "/recordings/x.mp4"
+        local dir = os.tmpname()
+        os.remove(dir)
+        assert(os.execute("mkdir " .. dir))
+        local good = { url = url, token = "a-good-download-token" }
+        for _, case in ipairs(values) do
+            local value = case[2]
+            try_call("download", 2, client.download, client, value, dir .. "/a.mp4")
+            try_call("download", 1, mmc.download, value, dir .. "/a.mp4")
+            try_call("download", 2, client.download, client, { url = value, token = good.token }, dir .. "/a.mp4")
+            try_call("download", 2, client.download, client, { url = url, token = value }, dir .. "/a.mp4")
+            local path = type(value) == "string" and value:sub(1, 1) ~= "/" and dir .. "/" .. value or value
+            try_call("download", 3, client.download, client, good, path)
+            try_call("download", 4, client.download, client, good, dir .. "/a.mp4", value)
+            for _, option in ipairs { "progress", "max_size", "ssl_verify", "timeout" } do
+                try_call("download", 4, client.download, client, good, dir .. "/a.mp4", { [option] = value })
+            end
+        end
+        local pipe = assert(io.popen("ls -A " .. dir))
+        local left = pipe:read("*a")
+        pipe:close()
+        os.execute("rm -rf " .. dir)
+        assert.are.equal("", left)
+        assert.are.equal(0, #mock.file_requests())
+    end)
+
     it("to mmc.redis_store.new", function()
         for _, case in ipairs(values) do
             try("new", 1, redis_store.new, case[2])

@@ -2,7 +2,8 @@
 # Prints the fast server's nginx.conf. Sourced by bench/run, which sets:
 #   TMP (the run's temporary dir), BENCH (bench/), PORT (TLS API), CONTROL_PORT (plain /stats),
 #   SERVER_WORKERS, RUN_AS_ROOT (1 when nginx's master runs as root), H2_PORT (the same API
-#   with HTTP/2 offered by ALPN, for the batch rows; PORT stays HTTP/1.1 only)
+#   with HTTP/2 offered by ALPN, for the batch rows; PORT stays HTTP/1.1 only),
+#   BENCH_DOWNLOAD_TOKEN (the token of the download rows' file, $TMP/files/bench.mp4)
 api_server() { # PORT LISTEN_FLAGS [LINE]: the API's server block (nginx 1.22: "listen ... http2")
 cat <<CONF
     server {
@@ -15,6 +16,12 @@ cat <<CONF
         location = /v2/usg/acs/auth/appauth { content_by_lua_block { require("huawei").appauth() } }
         location = /v1/mmc/management/webhook/change-status {
             content_by_lua_block { require("huawei").change_status() }
+        }
+        # issue 19: a recording as Huawei's download hosts serve one, against its token
+        location = /recordings/bench.mp4 {
+            if (\$http_authorization != "$BENCH_DOWNLOAD_TOKEN") { return 401; }
+            types { } default_type video/mp4;
+            alias $TMP/files/bench.mp4;
         }
         location / { content_by_lua_block { require("huawei").not_found() } }
     }

@@ -20,6 +20,8 @@ Two servers share one state:
       POST   /v1/mmc/management/conferences            create a meeting (CreateMeeting)
       DELETE /v1/mmc/management/conferences            cancel a meeting (CancelMeeting)
       GET    /v1/mmc/management/conferences/confDetail one meeting's details (ShowMeetingDetail)
+      GET    /v1/mmc/management/record/downloadurls    a meeting's recordings (mock_recordings.py)
+  * the file host (HTTPS, its own port) serves the recordings against one-time tokens
   * the control server (plain HTTP, 127.0.0.1 only) lets tests configure apps and
     webhooks, inject delays and faults, revoke tokens, read every recorded request, and
     make the mock send (or only sign) event pushes to a configured subscriber URL, and
@@ -1452,6 +1454,12 @@ class Server(http.server.ThreadingHTTPServer):
             sys.stderr.write("huawei_mock: connection %s: %r\n" % (client_address, e))
 
 
+# --------------------------------------------------------------------------- more routes
+# Each in a module of its own (spec/mock/), which adds its routes to the tables above.
+import mock_recordings  # noqa: E402  (downloadurls and the file host)
+mock_recordings.install(sys.modules[__name__])
+
+
 # --------------------------------------------------------------------------- main
 
 def main(argv=None):
@@ -1468,6 +1476,7 @@ def main(argv=None):
                    help="seconds per socket operation of a push (default %(default)s)")
     p.add_argument("--plain", action="store_true", help="serve the API over plain HTTP")
     p.add_argument("--verbose", action="store_true")
+    mock_recordings.add_arguments(p)
     a = p.parse_args(argv)
     if not a.plain and not (a.cert and a.key):
         p.error("--cert and --key are required unless --plain")
@@ -1496,9 +1505,10 @@ def main(argv=None):
                                 daemon=True) for s in (api, ctl)]
     for t in threads:
         t.start()
+    files = mock_recordings.start(a, state, ctx)
 
-    ready = json.dumps({"port": api.server_address[1], "control_port": ctl.server_address[1],
-                        "pid": os.getpid()})
+    ready = json.dumps(dict({"port": api.server_address[1], "control_port": ctl.server_address[1],
+                             "pid": os.getpid()}, **files.ready()))
     if a.ready_file:
         # Atomic, so a harness polling for the file never reads half of it.
         tmp = "%s.%d.tmp" % (a.ready_file, os.getpid())
@@ -1512,6 +1522,7 @@ def main(argv=None):
     for s in (api, ctl):
         s.shutdown()
         s.server_close()
+    files.stop()
     return 0
 
 

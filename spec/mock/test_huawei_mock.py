@@ -612,6 +612,83 @@ class PagingAndControlTests(Base):
         for bad in ({"password": ""}, {"token_life": 0}, {"revoke": 1}, {"nope": 1}):
             with self.subTest(bad):
                 self.assertEqual(self.ctl("POST", "/control/conference-control", bad)[0], 400)
+class RecordingDownloadTests(Base):
+    """downloadurls and the file host (mock_recordings.py): one-time tokens, exact bytes."""
+
+    URLS = "/v1/mmc/management/record/downloadurls"
+    CONF = "a8a4d4e0b6c511ee9a0b5f2c1d3e4f50"
+
+    def urls(self, token, conf=None):
+        status, _, out = self.put_json("confUUID=" + (conf or self.CONF), token, method="GET",
+                                       path=self.URLS)
+        self.assertEqual(status, 200, out)
+        return out
+
+    def fetch(self, url, token=None, method="GET", cafile="ca.pem"):
+        parts = urllib.parse.urlsplit(url)
+        ctx = ssl.create_default_context(cafile=os.path.join(CERTS, cafile))
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=ctx, timeout=10)
+        try:
+            conn.request(method, parts.path, headers={} if token is None else
+                         {"Authorization": token})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def test_shape_bytes_and_one_use(self):
+        files = self.ctl("GET", "/control/recording-files")[1]
+        self.assertEqual(files["base"], "https://127.0.0.1:%d" % self.mock.info["file_port"])
+        self.assertEqual(files["files"]["Hd"]["size"], 64 << 20)
+        out = self.urls(self.login())
+        self.assertEqual((out["count"], out["offset"]), (1, 0))
+        (entry,) = out["recordUrls"]
+        self.assertEqual(entry["confUuid"], self.CONF)
+        self.assertEqual([u["fileType"] for u in entry["urls"]], ["Hd", "Sd", "Aux"])
+        aux = entry["urls"][2]
+        self.assertTrue(aux["url"].startswith(files["base"] + "/"), aux["url"])
+        self.ctl("POST", "/control/clear-file-requests")
+        status, data = self.fetch(aux["url"], aux["token"])
+        self.assertEqual(status, 200)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), files["files"]["Aux"]["sha256"])
+        status, data = self.fetch(aux["url"], aux["token"])
+        self.assertEqual((status, json.loads(data)["error_code"]), (401, "MMC.111071103"))
+        seen = self.ctl("GET", "/control/file-requests")[1]["requests"]
+        self.assertEqual([(r["status"], r["headers"]["authorization"]) for r in seen],
+                         [(200, aux["token"]), (401, aux["token"])])
+
+    def test_refusals(self):
+        token = self.login()
+        hd, sd, _ = self.urls(token)["recordUrls"][0]["urls"]
+        for tok, code in ((None, "MMC.111071101"), ("nope", "MMC.111071102"),
+                          (sd["token"], "MMC.111071102")):
+            with self.subTest(tok):
+                status, data = self.fetch(hd["url"], tok)
+                self.assertEqual((status, json.loads(data)["error_code"]), (401, code))
+        self.assertEqual(self.ctl("POST", "/control/expire-download", {"token": hd["token"]}),
+                         (200, {"ok": True, "expired": 1}))
+        status, data = self.fetch(hd["url"], hd["token"])
+        self.assertEqual((status, json.loads(data)["error_code"]), (401, "MMC.111071104"))
+        self.assertEqual(self.fetch(sd["url"], sd["token"], method="POST")[0], 405)
+        self.assertEqual(self.fetch(hd["url"].rsplit("/", 1)[0] + "/x.mp4", sd["token"])[0], 404)
+        with self.assertRaises(ssl.SSLError):
+            self.fetch(sd["url"], sd["token"], cafile="other-ca.pem")
+
+    def test_downloadurls_queries(self):
+        token = self.login()
+        self.assertEqual(self.urls(token, "unknown")["recordUrls"], [])
+        self.assertEqual(self.ctl("POST", "/control/recordings",
+                                  {"confUUID": "other", "fileTypes": ["Sd"]})[0], 200)
+        (entry,) = self.urls(token, "other")["recordUrls"]
+        self.assertEqual([u["fileType"] for u in entry["urls"]], ["Sd"])
+        for query in ("", "confUUID=", "confUUID=a&confUUID=b", "confUUID=a&x=1",
+                      "confUUID=a&limit=0"):
+            with self.subTest(query):
+                self.assertError(self.put_json(query, token, method="GET", path=self.URLS),
+                                 400, "MMC.111070001")
+        self.assertError(self.put_json("confUUID=a", None, method="GET", path=self.URLS),
+                         401, "USG.000000004")
+        self.assertEqual(self.ctl("POST", "/control/recordings", {"confUUID": "a/b"})[0], 400)
 
 class UploadTests(Base):
     """The four multipart/form-data upload routes (mock_uploads.py)."""

@@ -63,6 +63,13 @@ function mock.tokens() return control("GET", "/control/tokens") end
 -- the last setup.
 function mock.in_flight() return control("GET", "/control/in-flight") end
 function mock.tls_errors() return control("GET", "/control/tls-errors") end
+-- The recordings' download host (spec/mock/mock_recordings.py): each file's size and sha256,
+-- the requests it read, and its one-time tokens made expired (one, or all with nil).
+function mock.recording_files() return control("GET", "/control/recording-files") end
+function mock.file_requests() return control("GET", "/control/file-requests").requests end
+function mock.clear_file_requests() return control("POST", "/control/clear-file-requests", {}) end
+function mock.expire_download(token) return control("POST", "/control/expire-download", token and { token = token } or {}) end
+function mock.add_recordings(conf_uuid, file_types) return control("POST", "/control/recordings", { confUUID = conf_uuid, fileTypes = file_types }) end
 function mock.revoke(token) return control("POST", "/control/revoke", token and { token = token } or {}) end
 function mock.delay(seconds, count) return control("POST", "/control/delay", { seconds = seconds, count = count or cjson.null }) end
 -- Meeting control (spec/mock/mock_control.py): { password =, token_life = (seconds),
@@ -165,6 +172,10 @@ local function secrets()
     end
     found[#found + 1] = mock.HOST_PASSWORD
     for _, token in ipairs(mock.conference_control().tokens) do found[#found + 1] = token end
+    for _, r in ipairs(mock.file_requests()) do -- the recordings' one-time download tokens
+        local token = r.headers["authorization"]
+        if token and #token >= 8 then found[#found + 1] = token end
+    end
     for _, config in ipairs(mock.webhook_configs()) do
         -- (the bad-input spec stores one-character keys such as "=": not secrets worth a grep)
         if config.subscriberKey and #config.subscriberKey >= 8 then
