@@ -230,59 +230,12 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
                                       luaL_typename(L, -1)));
 }
 
-/* client:request(method, path [, options]): any API call with the client's token, judged as
- * the other calls are. Arguments are checked here, so a mistake raises before anything is
- * sent. */
-static int do_request(lua_State *L, int client_arg, int method_arg) {
-    int path_arg = method_arg + 1, options_arg = method_arg + 2;
-    size_t method_length = 0, path_length = 0;
-    const char *method =
-        lua_type(L, method_arg) == LUA_TSTRING ? lua_tolstring(L, method_arg, &method_length) : "";
-    if (strlen(method) != method_length || mmc_request_known_method(method) == NULL)
-        luaL_argerror(L, method_arg,
-                      "method must be \"GET\", \"POST\", \"PUT\", \"DELETE\" or "
-                      "\"PATCH\"");
-    if (lua_type(L, path_arg) != LUA_TSTRING)
-        luaL_argerror(
-            L, path_arg,
-            lua_pushfstring(L, "path must be a string, got %s", luaL_typename(L, path_arg)));
-    const char *path = lua_tolstring(L, path_arg, &path_length);
-    const char *problem = mmc_request_path_problem(path, path_length);
-    if (problem != NULL)
-        luaL_argerror(L, path_arg, problem);
-    request_options options;
-    options.index = 0;
-    read_request_options(L, options_arg, &options);
-    problem = request_options_problem(method, &options);
-    if (problem != NULL)
-        luaL_argerror(L, options_arg, problem);
-
-    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
-    mmc_lua_call call;
-    mmc_client *client = mmc_lua_begin_call(L, client_arg, &call);
-    mmc_client_request(client, &api_call, &call.result);
-    return mmc_lua_finish_call(L, &call);
-}
-
-/* ---- many calls at once --------------------------------------------------------------- */
-
-/* The batch being built, in a userdata whose __gc frees it: a mistake found in request 7
- * raises after requests 1 to 6 were copied. */
-typedef struct batch_box {
-    mmc_batch *batch;
-} batch_box;
-
-static int batch_gc(lua_State *L) {
-    batch_box *box = lua_touserdata(L, 1);
-    mmc_batch_free(box->batch);
-    box->batch = NULL;
-    return 0;
-}
-
 /* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
  * a repeated header's values joined with ", ". */
 static void push_headers(lua_State *L, const mmc_buffer *lines) {
     lua_newtable(L);
+    if (lines == NULL)
+        return;
     const char *at = lines->data, *end = lines->data + lines->length;
     char name[256];
     while (at != NULL && at < end) {
@@ -319,6 +272,65 @@ static void push_headers(lua_State *L, const mmc_buffer *lines) {
         }
         at = next;
     }
+}
+
+/* client:request(method, path [, options]): any API call with the client's token, judged as
+ * the other calls are. Arguments are checked here, so a mistake raises before anything is
+ * sent. */
+static int do_request(lua_State *L, int client_arg, int method_arg) {
+    int path_arg = method_arg + 1, options_arg = method_arg + 2;
+    size_t method_length = 0, path_length = 0;
+    const char *method =
+        lua_type(L, method_arg) == LUA_TSTRING ? lua_tolstring(L, method_arg, &method_length) : "";
+    if (strlen(method) != method_length || mmc_request_known_method(method) == NULL)
+        luaL_argerror(L, method_arg,
+                      "method must be \"GET\", \"POST\", \"PUT\", \"DELETE\" or "
+                      "\"PATCH\"");
+    if (lua_type(L, path_arg) != LUA_TSTRING)
+        luaL_argerror(
+            L, path_arg,
+            lua_pushfstring(L, "path must be a string, got %s", luaL_typename(L, path_arg)));
+    const char *path = lua_tolstring(L, path_arg, &path_length);
+    const char *problem = mmc_request_path_problem(path, path_length);
+    if (problem != NULL)
+        luaL_argerror(L, path_arg, problem);
+    request_options options;
+    options.index = 0;
+    read_request_options(L, options_arg, &options);
+    problem = request_options_problem(method, &options);
+    if (problem != NULL)
+        luaL_argerror(L, options_arg, problem);
+
+    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
+    mmc_lua_call call;
+    mmc_client *client = mmc_lua_begin_call(L, client_arg, &call);
+    mmc_client_request(client, &api_call, &call.result);
+    /* The fourth value, built before the hooks run (the header lines live in the client). */
+    const mmc_buffer *headers = mmc_client_answer_headers(client);
+    int answered = call.result.status != 0;
+    if (answered)
+        push_headers(L, headers);
+    int count = mmc_lua_finish_call(L, &call);
+    if (!answered)
+        return count;
+    lua_pushvalue(L, -(count + 1));
+    lua_remove(L, -(count + 2));
+    return count + 1;
+}
+
+/* ---- many calls at once --------------------------------------------------------------- */
+
+/* The batch being built, in a userdata whose __gc frees it: a mistake found in request 7
+ * raises after requests 1 to 6 were copied. */
+typedef struct batch_box {
+    mmc_batch *batch;
+} batch_box;
+
+static int batch_gc(lua_State *L) {
+    batch_box *box = lua_touserdata(L, 1);
+    mmc_batch_free(box->batch);
+    box->batch = NULL;
+    return 0;
 }
 
 /* Pushes one call's result table: { status = , err = , body = , headers = }. */

@@ -257,4 +257,25 @@ describe("request_all", function()
         assert.matches("connection lost", results[2].err)
         assert.are.equal(1, count(mock.LINK_CONFIG))
     end)
+
+    it("shares one connection pool with the single calls (a single call is a batch of one)", function()
+        local client = mmc.new(mock.options())
+        mock.setup {}
+        local function ports_of(path)
+            local ports = {}
+            for _, r in ipairs(mock.requests_to(path)) do ports[#ports + 1] = r.client_port end
+            return ports
+        end
+        -- the login, a single call, a batch of one, a single call again: one connection
+        mock.call(client.auth, client)
+        assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
+        local results = checked(client:request_all({ change(mock.WEBHOOK_ID, 1) }, { concurrency = 1 }))
+        assert.are.equal(200, results[1].status, results[1].err)
+        assert.are.equal(200, (mock.call(client.request, client, "PUT", STATUS,
+            { query = { id = mock.WEBHOOK_ID, status = 0 } })))
+        local login, calls = ports_of(mock.APPAUTH), ports_of(STATUS)
+        assert.are.equal(1, #login)
+        assert.are.equal(3, #calls)
+        for i = 1, 3 do assert.are.equal(login[1], calls[i], "call " .. i .. " on its own connection") end
+    end)
 end)

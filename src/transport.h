@@ -124,9 +124,9 @@ int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request
                       mmc_response *response, mmc_buffer *problem);
 
 /* Opens a transport with the settings of `model` (a copy of its handle, no connection), that
- * keeps the answer's headers and, with `http2`, offers HTTP/2 through ALPN and waits to
- * multiplex on a connection being set up rather than open another. CURLOPT_PRIVATE is the
- * transport. 0 or -1. */
+ * keeps the answer's headers and, with `http2`, offers HTTP/2 through ALPN (the engine sets
+ * CURLOPT_PIPEWAIT per transfer, once it knows the server multiplexes). CURLOPT_PRIVATE is
+ * the transport. 0 or -1. */
 int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model, int http2);
 
 #endif
