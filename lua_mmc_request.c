@@ -230,12 +230,38 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
                                       luaL_typename(L, -1)));
 }
 
+/* 1 when the header named `name` (lower case) came before `at` in `lines`. */
+static int seen_before(const char *lines, const char *at, const char *name, size_t length) {
+    for (const char *line = lines; line < at;) {
+        const char *end = memchr(line, '\n', (size_t)(at - line));
+        if (end == NULL)
+            break;
+        if ((size_t)(end - line) > length && line[length] == ':') {
+            size_t i = 0;
+            while (i < length && (char)((line[i] >= 'A' && line[i] <= 'Z') ? line[i] - 'A' + 'a'
+                                                                           : line[i]) == name[i])
+                i++;
+            if (i == length)
+                return 1;
+        }
+        line = end + 1;
+    }
+    return 0;
+}
+
 /* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
  * a repeated header's values joined with ", ". */
 static void push_headers(lua_State *L, const mmc_buffer *lines) {
-    lua_newtable(L);
-    if (lines == NULL)
+    if (lines == NULL) {
+        lua_newtable(L);
         return;
+    }
+    /* Sized at once: a table grown one header at a time is rehashed at 1, 2, 4 and 8. */
+    int count = 0;
+    for (const char *at = lines->data, *end = lines->data + lines->length;
+         at != NULL && (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
+        count++;
+    lua_createtable(L, 0, count);
     const char *at = lines->data, *end = lines->data + lines->length;
     char name[256];
     while (at != NULL && at < end) {
@@ -258,12 +284,11 @@ static void push_headers(lua_State *L, const mmc_buffer *lines) {
             while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
                 value_end--;
             lua_pushlstring(L, name, name_length);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
+            if (!seen_before(lines->data, at, name, name_length)) {
                 lua_pushlstring(L, value, (size_t)(value_end - value));
-            } else {
+            } else { /* a repeated header: after the values before it */
+                lua_pushvalue(L, -1);
+                lua_rawget(L, -3);
                 lua_pushliteral(L, ", ");
                 lua_pushlstring(L, value, (size_t)(value_end - value));
                 lua_concat(L, 3);

@@ -293,7 +293,9 @@ int mmc_client_call_url(const mmc_client *client, const mmc_api_call *call, mmc_
 int mmc_client_request(mmc_client *client, const mmc_api_call *call, mmc_result *result) {
     mmc_call_start(client, result);
     client->answer_headers = NULL;
+    client->wants_headers = 1;
     int outcome = mmc_call_make(client, call, 1, result);
+    client->wants_headers = 0;
     if (result->status == 0)
         client->answer_headers = NULL;
     mmc_call_redact_headers(client, result, client->answer_headers);

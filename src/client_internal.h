@@ -44,6 +44,7 @@ struct mmc_client {
      * next transfer), or NULL: what mmc_call_finish redacts. */
     mmc_buffer *answer_body;
     mmc_buffer *answer_headers;
+    int wants_headers; /* the single call under way returns the answer's headers (request) */
 };
 
 /* ---- config.c */

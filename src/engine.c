@@ -43,6 +43,7 @@ typedef struct batch_call {
     mmc_header *headers;
     int is_set;
     int borrow; /* a single call: the answer stays in the handle's buffers */
+    int wants_headers; /* the answer's header lines are kept (not for the fixed operations) */
     /* its life */
     call_state state;
     int attempt;  /* retries made since the last new token */
@@ -82,6 +83,7 @@ static void call_init(batch_call *call) {
     mmc_exchange_log_init(&call->exchanges);
     call->log = &call->exchanges;
     call->may_authenticate = 1;
+    call->wants_headers = 1;
     call->slot = -1;
 }
 
@@ -319,11 +321,15 @@ static void launch(run_state *run, batch_call *call, double now) {
                            call->header_count,
                            !call->idempotent};
     call->request = request;
+    slot->collect_headers = call->wants_headers;
     if (mmc_transport_begin(slot, &call->request, &call->result->message) != 0) {
         finish_call(run, call);
         return;
     }
-    curl_easy_setopt(slot->easy, CURLOPT_PIPEWAIT, engine->multiplexes ? 1L : 0L);
+    if (engine->multiplexes != slot->pipewait) {
+        slot->pipewait = engine->multiplexes;
+        curl_easy_setopt(slot->easy, CURLOPT_PIPEWAIT, (long)slot->pipewait);
+    }
     if (curl_multi_add_handle(engine->multi, slot->easy) != CURLM_OK) {
         mmc_transport_end(slot, CURLE_FAILED_INIT, &call->request, NULL, &call->result->message);
         finish_call(run, call);
@@ -365,8 +371,8 @@ static void conclude(run_state *run, batch_call *call, CURLcode code) {
     else
         run->in_flight--;
 
-    if (outcome == 0 && call->response.status == 401 && !call->reauthed &&
-        call->may_authenticate) {
+    int refused = outcome == 0 && call->response.status == 401;
+    if (refused && !call->reauthed && call->may_authenticate) {
         /* Refused: one new token for every call refused, whichever is first. */
         if (client->record_exchanges)
             note_retry(call, 0);
@@ -693,6 +699,7 @@ int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *api
     call.send_headers = api_call->headers;
     call.header_count = api_call->header_count;
     call.borrow = 1;
+    call.wants_headers = client->wants_headers;
     call.result = result;
     call.log = &client->exchanges;
     call.deadline = client->deadline;

@@ -97,6 +97,7 @@ typedef struct mmc_transport {
     char sent_request_id[MMC_REQUEST_ID_MAX + 1]; /* the X-Request-ID of the last request */
     struct curl_slist *header_list; /* the request's headers, between begin and end */
     int collect_headers;  /* 1: keep the answer's header lines in `headers` */
+    int pipewait;         /* CURLOPT_PIPEWAIT as last set (engine.c) */
     mmc_buffer headers;   /* "Name: value\r\n" lines of the answer (its last status line on) */
 } mmc_transport;
 
