@@ -224,6 +224,10 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
         engine->multi = curl_multi_init();
         if (engine->multi == NULL)
             return NULL;
+        /* Keeps every connection a batch opened for the next one. By default libcurl keeps 4
+         * per easy handle in the multi handle, counted when a transfer ends: as a batch's
+         * last transfers end, that shrinks to a few, and the connections over it are closed. */
+        curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS, (long)(MMC_MAX_CONCURRENCY + 1));
         engine->owner = getpid();
     }
     if (slots > MMC_MAX_CONCURRENCY + 1)
