@@ -241,6 +241,75 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
                                       luaL_typename(L, -1)));
 }
 
+/* 1 when the header named `name` (lower case) came before `at` in `lines`. */
+static int seen_before(const char *lines, const char *at, const char *name, size_t length) {
+    for (const char *line = lines; line < at;) {
+        const char *end = memchr(line, '\n', (size_t)(at - line));
+        if (end == NULL)
+            break;
+        if ((size_t)(end - line) > length && line[length] == ':') {
+            size_t i = 0;
+            while (i < length && (char)((line[i] >= 'A' && line[i] <= 'Z') ? line[i] - 'A' + 'a'
+                                                                           : line[i]) == name[i])
+                i++;
+            if (i == length)
+                return 1;
+        }
+        line = end + 1;
+    }
+    return 0;
+}
+
+/* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
+ * a repeated header's values joined with ", ". */
+static void push_headers(lua_State *L, const mmc_buffer *lines) {
+    if (lines == NULL) {
+        lua_newtable(L);
+        return;
+    }
+    /* Sized at once: a table grown one header at a time is rehashed at 1, 2, 4 and 8. */
+    int count = 0;
+    for (const char *at = lines->data, *end = lines->data + lines->length;
+         at != NULL && (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
+        count++;
+    lua_createtable(L, 0, count);
+    const char *at = lines->data, *end = lines->data + lines->length;
+    char name[256];
+    while (at != NULL && at < end) {
+        const char *line_end = memchr(at, '\n', (size_t)(end - at));
+        const char *next = line_end != NULL ? line_end + 1 : end;
+        if (line_end == NULL)
+            line_end = end;
+        while (line_end > at && (line_end[-1] == '\r' || line_end[-1] == '\n'))
+            line_end--;
+        const char *colon = memchr(at, ':', (size_t)(line_end - at));
+        if (colon != NULL && colon > at && (size_t)(colon - at) < sizeof name) {
+            size_t name_length = (size_t)(colon - at);
+            for (size_t i = 0; i < name_length; i++) {
+                char c = at[i];
+                name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+            }
+            const char *value = colon + 1, *value_end = line_end;
+            while (value < value_end && (*value == ' ' || *value == '\t'))
+                value++;
+            while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
+                value_end--;
+            lua_pushlstring(L, name, name_length);
+            if (!seen_before(lines->data, at, name, name_length)) {
+                lua_pushlstring(L, value, (size_t)(value_end - value));
+            } else { /* a repeated header: after the values before it */
+                lua_pushvalue(L, -1);
+                lua_rawget(L, -3);
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, value, (size_t)(value_end - value));
+                lua_concat(L, 3);
+            }
+            lua_rawset(L, -3);
+        }
+        at = next;
+    }
+}
+
 /* client:request(method, path [, options]): any API call with the client's token, judged as
  * the other calls are. Arguments are checked here, so a mistake raises before anything is
  * sent. */
@@ -283,7 +352,17 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     mmc_client *client = mmc_lua_begin_call(L, client_arg, &call);
     mmc_client_request(client, &api_call, &call.result);
     mmc_lua_transfer_end(&transfer, &call.result);
-    return mmc_lua_transfer_results(L, &transfer, &call.result, mmc_lua_finish_call(L, &call));
+    /* The fourth value, built before the hooks run (the header lines live in the client). */
+    const mmc_buffer *headers = mmc_client_answer_headers(client);
+    int answered = call.result.status != 0;
+    if (answered)
+        push_headers(L, headers);
+    int count = mmc_lua_transfer_results(L, &transfer, &call.result, mmc_lua_finish_call(L, &call));
+    if (!answered)
+        return count;
+    lua_pushvalue(L, -(count + 1));
+    lua_remove(L, -(count + 2));
+    return count + 1;
 }
 
 /* ---- many calls at once --------------------------------------------------------------- */
@@ -299,48 +378,6 @@ static int batch_gc(lua_State *L) {
     mmc_batch_free(box->batch);
     box->batch = NULL;
     return 0;
-}
-
-/* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
- * a repeated header's values joined with ", ". */
-static void push_headers(lua_State *L, const mmc_buffer *lines) {
-    lua_newtable(L);
-    const char *at = lines->data, *end = lines->data + lines->length;
-    char name[256];
-    while (at != NULL && at < end) {
-        const char *line_end = memchr(at, '\n', (size_t)(end - at));
-        const char *next = line_end != NULL ? line_end + 1 : end;
-        if (line_end == NULL)
-            line_end = end;
-        while (line_end > at && (line_end[-1] == '\r' || line_end[-1] == '\n'))
-            line_end--;
-        const char *colon = memchr(at, ':', (size_t)(line_end - at));
-        if (colon != NULL && colon > at && (size_t)(colon - at) < sizeof name) {
-            size_t name_length = (size_t)(colon - at);
-            for (size_t i = 0; i < name_length; i++) {
-                char c = at[i];
-                name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-            }
-            const char *value = colon + 1, *value_end = line_end;
-            while (value < value_end && (*value == ' ' || *value == '\t'))
-                value++;
-            while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
-                value_end--;
-            lua_pushlstring(L, name, name_length);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushlstring(L, value, (size_t)(value_end - value));
-            } else {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, value, (size_t)(value_end - value));
-                lua_concat(L, 3);
-            }
-            lua_rawset(L, -3);
-        }
-        at = next;
-    }
 }
 
 /* Pushes one call's result table: { status = , err = , body = , headers = }. */

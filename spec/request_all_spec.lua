@@ -257,4 +257,54 @@ describe("request_all", function()
         assert.matches("connection lost", results[2].err)
         assert.are.equal(1, count(mock.LINK_CONFIG))
     end)
+
+    it("shares one connection pool with the single calls (a single call is a batch of one)", function()
+        local client = mmc.new(mock.options())
+        mock.setup {}
+        local function ports_of(path)
+            local ports = {}
+            for _, r in ipairs(mock.requests_to(path)) do ports[#ports + 1] = r.client_port end
+            return ports
+        end
+        -- the login, a single call, a batch of one, a single call again: one connection
+        mock.call(client.auth, client)
+        assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
+        local results = checked(client:request_all({ change(mock.WEBHOOK_ID, 1) }, { concurrency = 1 }))
+        assert.are.equal(200, results[1].status, results[1].err)
+        assert.are.equal(200, (mock.call(client.request, client, "PUT", STATUS,
+            { query = { id = mock.WEBHOOK_ID, status = 0 } })))
+        local login, calls = ports_of(mock.APPAUTH), ports_of(STATUS)
+        assert.are.equal(1, #login)
+        assert.are.equal(3, #calls)
+        for i = 1, 3 do assert.are.equal(login[1], calls[i], "call " .. i .. " on its own connection") end
+    end)
+
+    it("keeps every connection a batch opened for the next batch", function()
+        setup_hooks(8)
+        local client = mmc.new(mock.options())
+        mock.call(client.auth, client)
+        local requests = {}
+        for i = 1, 8 do requests[i] = change(hook_id(i), 0) end
+        local function ports()
+            local seen = {}
+            for _, r in ipairs(mock.requests_to(STATUS)) do seen[r.client_port] = true end
+            return seen
+        end
+        mock.delay(0.3) -- the 8 calls overlap: 8 connections
+        local results = checked(client:request_all(requests, { concurrency = 8 }))
+        for i = 1, 8 do assert.are.equal(200, results[i].status, results[i].err) end
+        local first = ports()
+        local opened = 0
+        for _ in pairs(first) do opened = opened + 1 end
+        assert.is_true(opened >= 6, opened .. " connections")
+        mock.clear_faults()
+        mock.setup { webhook_ids = { "hook01", "hook02", "hook03", "hook04", "hook05", "hook06", "hook07", "hook08" } }
+        mock.delay(0.3)
+        results = checked(client:request_all(requests, { concurrency = 8 }))
+        mock.clear_faults()
+        for i = 1, 8 do assert.are.equal(200, results[i].status, results[i].err) end
+        for port in pairs(ports()) do
+            assert.is_true(first[port], "the second batch opened a connection (port " .. port .. ")")
+        end
+    end)
 end)

@@ -326,6 +326,26 @@ describe("client:request", function()
         assert.matches("^authentication failed: connection failed", why)
     end)
 
+    it("returns the answer's headers as a fourth value, names in lower case", function()
+        local status, err, body, headers = mock.call(client.request, client, "GET", CONFERENCES)
+        assert.are.equal(200, status, err)
+        assert.is_table(body)
+        assert.is_table(headers)
+        assert.matches("^application/json", headers["content-type"])
+        assert.matches("^%x+$", headers["x-request-id"])
+        for name in pairs(headers) do assert.are.equal(name:lower(), name) end
+        mock.assert_no_secret(mock.json.encode(headers))
+        -- an error answer's too, Retry-After included
+        local picky = mmc.new(mock.options { retries = 0 })
+        mock.fail { status = 429, count = 1, path = CONFERENCES, retry_after = 7 }
+        local refused, why, _, answer = mock.call(picky.request, picky, "GET", CONFERENCES)
+        assert.are.equal(429, refused, why)
+        assert.are.equal("7", answer["retry-after"])
+        -- no answer: no headers
+        local dead = mmc.new(mock.options { endpoint = "https://127.0.0.1:" .. mock.closed_port(), retries = 0 })
+        assert.are.equal(2, select("#", mock.call(dead.request, dead, "GET", CONFERENCES)))
+    end)
+
     it("never returns a token, even when the server echoes one", function()
         mock.call(client.request, client, "GET", CONFERENCES)
         local token = only_request(CONFERENCES).headers["x-access-token"]

@@ -1,5 +1,6 @@
-/* call: one request's life on the client's own transport: token, send, judge, retry, redact
- * (engine.c runs many at once on the same rules). */
+/* call: what is per call around the engine (engine.c runs every request, one or many, through
+ * one life: token, send, judge, retry): a single call's clock, its checks, its URL and the
+ * copies it keeps, the retry rule, the judging of an answer, and the redaction of a result. */
 #include "client.h"
 #include "client_internal.h"
 
@@ -35,36 +36,6 @@ void mmc_call_start(mmc_client *client, mmc_result *result) {
         mmc_exchange_log_clear(&client->exchanges);
 }
 
-/* Notes one exchange in the client's log: its API path is the URL past the endpoint, up to
- * the query. */
-static mmc_exchange *record_exchange(mmc_client *client, const mmc_request *request,
-                                     const mmc_response *response, int outcome, double seconds) {
-    size_t endpoint_length = strlen(client->endpoint);
-    const char *path = request->url;
-    if (strncmp(path, client->endpoint, endpoint_length) == 0)
-        path += endpoint_length;
-    mmc_exchange *entry =
-        mmc_exchange_log_add(&client->exchanges, request->method, path, strcspn(path, "?"),
-                             client->transport.sent_request_id);
-    if (entry == NULL)
-        return NULL;
-    entry->seconds = seconds;
-    if (outcome == 0) {
-        entry->status = response->status;
-    } else {
-        entry->error = client->transport.failure_kind;
-        if (entry->error == NULL)
-            entry->error = "request failed";
-    }
-    return entry;
-}
-
-/* Sets the wait before the retry that follows the last recorded exchange. */
-static void note_retry(mmc_client *client, double wait) {
-    if (client->record_exchanges && client->exchanges.count > 0)
-        client->exchanges.entries[client->exchanges.count - 1].retry_in = wait;
-}
-
 /* A connection that failed through a proxy the client was given failed to the proxy: the API's
  * host is the proxy's to reach, and a proxy that cannot reach it answers CONNECT with an error
  * (a "proxy failed"). libcurl's message names only an address, so say that it was the proxy,
@@ -88,32 +59,9 @@ static void name_proxy_of(mmc_client *client, const mmc_transport *transport,
     }
 }
 
-static void name_the_proxy(mmc_client *client, mmc_result *result) {
-    name_proxy_of(client, &client->transport, result);
-}
-
 void mmc_client_name_the_proxy(mmc_client *client, const mmc_transport *transport,
                                mmc_result *result) {
     name_proxy_of(client, transport, result);
-}
-
-/* Sends one request within what is left of the call's time. 0 when an answer arrived. */
-static int send_request(mmc_client *client, mmc_request *request, mmc_response *response,
-                        mmc_result *result) {
-    double left = client->deadline - mmc_clock_monotonic();
-    if (left <= 0) {
-        mmc_buffer_append_format(&result->message, "timed out: the call took longer than %g s",
-                                 client->timeout);
-        return -1;
-    }
-    request->timeout_ms = mmc_call_milliseconds(left);
-    double started = client->record_exchanges ? mmc_clock_monotonic() : 0;
-    int outcome = mmc_transport_perform(&client->transport, request, response, &result->message);
-    if (client->record_exchanges)
-        record_exchange(client, request, response, outcome, mmc_clock_monotonic() - started);
-    if (outcome != 0)
-        name_the_proxy(client, result);
-    return outcome;
 }
 
 double mmc_client_retry_wait(const mmc_client *client, const mmc_transport *transport,
@@ -130,22 +78,6 @@ double mmc_client_retry_wait(const mmc_client *client, const mmc_transport *tran
                                      &shortest))
         return -1;
     return mmc_retry_fit(wait, shortest, deadline - mmc_clock_monotonic());
-}
-
-/* send_request, again after a failure or an answer worth retrying, when `idempotent` (see
- * client.h, "Retries", and retry.h for the waits). Returns what the last attempt returned. */
-int mmc_call_send_with_retries(mmc_client *client, mmc_request *request, mmc_response *response,
-                             mmc_result *result, int idempotent) {
-    for (int attempt = 0;; attempt++) {
-        int outcome = send_request(client, request, response, result);
-        double wait = mmc_client_retry_wait(client, &client->transport, outcome, response, attempt,
-                                            idempotent, client->deadline);
-        if (wait < 0)
-            return outcome;
-        note_retry(client, wait);
-        mmc_clock_sleep(wait);
-        mmc_buffer_clear(&result->message); /* this attempt's failure is not the call's */
-    }
 }
 
 static int is_success(long status) {
@@ -200,7 +132,17 @@ static void redact_in(mmc_client *client, mmc_result *result, const char *extra,
 }
 
 void mmc_call_redact(mmc_client *client, mmc_result *result, const char *extra) {
-    redact_in(client, result, extra, &client->transport.body, NULL);
+    mmc_buffer none;
+    mmc_buffer_init(&none);
+    redact_in(client, result, extra, client->answer_body != NULL ? client->answer_body : &none,
+              NULL);
+}
+
+void mmc_call_redact_headers(mmc_client *client, mmc_result *result, mmc_buffer *headers) {
+    mmc_buffer none;
+    mmc_buffer_init(&none);
+    redact_in(client, result, NULL, client->answer_body != NULL ? client->answer_body : &none,
+              headers);
 }
 
 void mmc_client_redact(mmc_client *client, mmc_result *result, mmc_buffer *body,
@@ -245,40 +187,6 @@ static int judge_answer(mmc_result *result, const mmc_response *response) {
 
 int mmc_client_judge_answer(mmc_result *result, const mmc_response *response) {
     return judge_answer(result, response);
-}
-
-/* Sends the request prepared in client->url (and client->request, when it has a body, and
- * client->headers) with the token: authenticates first when needed (`may_authenticate`), and
- * once more after a 401, retrying once. */
-static int call_with_token(mmc_client *client, const char *method, int idempotent,
-                           int may_authenticate, mmc_result *result) {
-    for (int attempt = 0;; attempt++) {
-        if (may_authenticate && !mmc_token_is_fresh(&client->token, mmc_clock_monotonic())) {
-            if (mmc_client_obtain_token(client, result, attempt > 0) != 0)
-                return -1;
-            result_reset(result);
-        }
-        mmc_request request = {method,
-                               client->url.data,
-                               client->token.value.data,
-                               NULL,
-                               client->request.length ? client->request.data : NULL,
-                               client->request.length,
-                               0,
-                               client->header_count ? client->headers : NULL,
-                               client->header_count,
-                               !idempotent,
-                               client->transfer};
-        mmc_response response;
-        if (mmc_call_send_with_retries(client, &request, &response, result, idempotent) != 0)
-            return -1;
-        if (response.status == 401 && attempt == 0 && may_authenticate) {
-            note_retry(client, 0);
-            mmc_token_forget(&client->token);
-            continue;
-        }
-        return judge_answer(result, &response);
-    }
 }
 
 /* Copies the call's extra headers into the client, which keeps them for every attempt. */
@@ -359,12 +267,12 @@ int mmc_call_make(mmc_client *client, const mmc_api_call *call, int may_authenti
         mmc_buffer_append_string(&result->message, "out of memory");
         return -1;
     }
-    const char *method = mmc_request_known_method(call->method);
-    int idempotent =
-        call->retry == MMC_RETRY_AS_METHOD ? mmc_request_method_is_idempotent(method) : call->retry;
-    client->transfer = call->transfer;
-    int outcome = call_with_token(client, method, idempotent, may_authenticate, result);
-    client->transfer = NULL;
+    mmc_api_call kept = *call; /* what is sent: the copies the client keeps for the call */
+    kept.body = client->request.length ? client->request.data : NULL;
+    kept.body_length = client->request.length;
+    kept.headers = client->header_count ? client->headers : NULL;
+    kept.header_count = client->header_count;
+    int outcome = mmc_engine_call(client, client->url.data, &kept, may_authenticate, result);
     mmc_buffer_clear(&client->request); /* it may have held a secret (a subscriber key) */
     keep_headers(client, NULL, 0);
     return outcome;
@@ -384,5 +292,16 @@ int mmc_client_call_url(const mmc_client *client, const mmc_api_call *call, mmc_
 
 int mmc_client_request(mmc_client *client, const mmc_api_call *call, mmc_result *result) {
     mmc_call_start(client, result);
-    return mmc_call_finish(client, result, mmc_call_make(client, call, 1, result));
+    client->answer_headers = NULL;
+    client->wants_headers = 1;
+    int outcome = mmc_call_make(client, call, 1, result);
+    client->wants_headers = 0;
+    if (result->status == 0)
+        client->answer_headers = NULL;
+    mmc_call_redact_headers(client, result, client->answer_headers);
+    return outcome;
+}
+
+const mmc_buffer *mmc_client_answer_headers(const mmc_client *client) {
+    return client->answer_headers;
 }

@@ -165,8 +165,13 @@ int mmc_client_delete_webhook_config(mmc_client *client, const char *id, size_t 
  * header is a -1 with a message), builds the URL on the configured endpoint, authenticates
  * when needed, sends with retries when allowed, re-authenticates once after a 401, and judges
  * the answer as every operation does. 0 or -1. The operations below take the same path
- * inside client.c (make_request): one copy of the token, retry and result logic. */
+ * (call.c, then engine.c, as a batch of one): one copy of the token, retry and result logic.
+ * The answer's header lines are then mmc_client_answer_headers'. */
 int mmc_client_request(mmc_client *client, const mmc_api_call *call, mmc_result *result);
+
+/* The header lines ("Name: value\r\n" each, secrets redacted) of the answer mmc_client_request
+ * last returned, or NULL when none arrived; valid until the client's next call. */
+const mmc_buffer *mmc_client_answer_headers(const mmc_client *client);
 
 /* The exchanges of the client's last call, when it records them (config.record_exchanges);
  * valid until its next call. */

@@ -39,8 +39,12 @@ struct mmc_client {
     size_t header_capacity;
     int record_exchanges;       /* keep `exchanges` for each call */
     mmc_exchange_log exchanges; /* the current (or last) call's exchanges */
-    struct mmc_engine *engine;  /* many calls at once (engine.h): made on first use */
-    mmc_transfer *transfer;     /* the current call's (mmc_api_call.transfer), or NULL */
+    struct mmc_engine *engine;  /* runs every request (engine.h): made on first use */
+    /* The last single call's answer, in the buffers of the handle that received it (until its
+     * next transfer), or NULL: what mmc_call_finish redacts. */
+    mmc_buffer *answer_body;
+    mmc_buffer *answer_headers;
+    int wants_headers; /* the single call under way returns the answer's headers (request) */
 };
 
 /* ---- config.c */
@@ -65,9 +69,8 @@ void mmc_call_redact(mmc_client *client, mmc_result *result, const char *extra);
  * 401), retries when allowed, the answer judged. 0 or -1; mmc_call_finish follows. */
 int mmc_call_make(mmc_client *client, const mmc_api_call *call, int may_authenticate,
                   mmc_result *result);
-/* Sends a request again after a failure or an answer worth retrying, when `idempotent`. */
-int mmc_call_send_with_retries(mmc_client *client, mmc_request *request, mmc_response *response,
-                               mmc_result *result, int idempotent);
+/* Redacts the result, and the answer's header lines `headers` (client->answer_headers). */
+void mmc_call_redact_headers(mmc_client *client, mmc_result *result, mmc_buffer *headers);
 /* Seconds as libcurl's milliseconds, at least 1. */
 long mmc_call_milliseconds(double seconds);
 
@@ -76,11 +79,28 @@ long mmc_call_milliseconds(double seconds);
 /* 1 when the client shares its token through a token store. */
 int mmc_session_has_cache(const mmc_client *client);
 
-/* A token for the next request: the token store's, else a new authentication (which the
- * store then shares), within client->deadline. `after_rejection`: the server has just refused
- * the token the client held. 0, or -1 with the result saying why ("authentication failed: "
- * first). */
-int mmc_client_obtain_token(mmc_client *client, mmc_result *result, int after_rejection);
+/* One App ID authentication: its request (built by mmc_session_login_request, sent by the
+ * engine as one more transfer) and what it needs to read the answer. */
+typedef struct mmc_login {
+    mmc_buffer url, body, authorization;
+    long long unix_now;
+    double sent_at;
+} mmc_login;
+void mmc_login_init(mmc_login *login);
+void mmc_login_free(mmc_login *login);
+/* Builds the login's request. 0, or -1 with the problem appended. */
+int mmc_session_login_request(mmc_client *client, mmc_login *login, mmc_buffer *problem);
+/* Reads the login's answer (its body in `body`, whose tokens are then wiped): 0 when the
+ * client now holds the new token, else -1 with the result saying why. */
+int mmc_session_login_answer(mmc_client *client, const mmc_login *login,
+                             const mmc_response *response, mmc_buffer *body, mmc_result *result);
+/* The token store's token, other than the one just refused (`after_rejection`): 1 when the
+ * client now holds it, 0 when the store has none, -1 when it cannot be used. */
+int mmc_session_take_shared_token(mmc_client *client, int after_rejection);
+/* Gives the token store the token just obtained (`authenticated`), or nothing. */
+void mmc_session_share_token(mmc_client *client, int authenticated);
+/* Puts "authentication failed: " before the result's message. */
+void mmc_session_mark_failure(mmc_result *result);
 
 /* Judges an answer as every call does (client.h, "Results"): 0 for a 2xx with a usable body. */
 int mmc_client_judge_answer(mmc_result *result, const mmc_response *response);
@@ -107,7 +127,18 @@ const char *mmc_client_call_problem(const mmc_api_call *call);
 /* Appends the call's URL on the client's endpoint. 0 or -1 (out of memory). */
 int mmc_client_call_url(const mmc_client *client, const mmc_api_call *call, mmc_buffer *url);
 
+/* ---- engine.c: every request's life */
+
 /* The engine's end: its connections closed (or let go of, in a fork's child). */
 void mmc_engine_free(struct mmc_engine *engine);
+/* One call, as a batch of one, on the engine: to `url`, with the call's method, body and
+ * headers (which must live until it returns), within client->deadline; a login first when
+ * `may_authenticate` and the client holds no fresh token (and once more after a 401). The
+ * answer stays in client->answer_body/answer_headers; the result is not yet redacted
+ * (mmc_call_finish). 0 for a 2xx with a usable body, else -1. */
+int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *call,
+                    int may_authenticate, mmc_result *result);
+/* One login, on the engine, within client->deadline (mmc_client_auth). 0 or -1. */
+int mmc_engine_login(mmc_client *client, mmc_result *result);
 
 #endif

@@ -11,26 +11,41 @@
 #include "clock.h"
 #include "request.h"
 
-/* The client's engine: one multi handle and the easy handles it runs, kept between batches. */
+/* The client's engine: one multi handle and the easy handles it runs, kept between calls: its
+ * connections are the client's one pool, whichever call (single, batch, login) opened them. */
 struct mmc_engine {
     CURLM *multi;
     pid_t owner; /* the process that made it: a fork's child makes its own */
-    mmc_transport slots[MMC_MAX_CONCURRENCY];
-    struct batch_call *running[MMC_MAX_CONCURRENCY]; /* the call each slot carries, or NULL */
+    mmc_transport slots[MMC_MAX_CONCURRENCY + 1]; /* + 1: the login's */
+    struct batch_call *running[MMC_MAX_CONCURRENCY + 1]; /* the call each slot carries, or NULL */
     int slot_count;
     unsigned generation; /* counts the tokens the engine obtained */
+    /* The server answered over HTTP/2: a new transfer waits for a connection being set up
+     * (CURLOPT_PIPEWAIT) to multiplex on it rather than open another. Over HTTP/1.1 waiting
+     * would only serialise the connections a batch opens. */
+    int multiplexes;
 };
 
 typedef enum { CALL_READY, CALL_IN_FLIGHT, CALL_WAITING, CALL_DONE } call_state;
 
 typedef struct batch_call {
-    /* the call, as set */
+    /* the call, as set: what is sent (pointers into the buffers below, for a batch's copy, or
+     * into the caller's, for a single call) */
     const char *method; /* a string constant (request.h) */
     int idempotent;
+    int may_authenticate; /* 0: with the token held, neither a login first nor after a 401 */
+    int is_login;
+    const char *send_url, *send_body, *authorization;
+    size_t send_body_length;
+    const mmc_header *send_headers;
+    size_t header_count;
     mmc_buffer url, body, header_text;
     mmc_header *headers;
-    size_t header_count;
     int is_set;
+    int borrow; /* a single call: the answer stays in the handle's buffers */
+    int wants_headers; /* the answer's header lines are kept (not for the fixed operations) */
+    /* A single call's streamed output, form, progress or raw body (transport.h), or NULL. */
+    struct mmc_transfer *transfer;
     /* its life */
     call_state state;
     int attempt;  /* retries made since the last new token */
@@ -41,8 +56,10 @@ typedef struct batch_call {
     mmc_request request;
     mmc_response response;
     /* its outcome */
-    mmc_result result;
+    mmc_result *result;
+    mmc_result own_result;
     mmc_buffer answer_body, answer_headers;
+    mmc_exchange_log *log;
     mmc_exchange_log exchanges;
 } batch_call;
 
@@ -54,6 +71,33 @@ struct mmc_batch {
 static long to_milliseconds(double seconds) {
     double ms = ceil(seconds * 1000);
     return ms < 1 ? 1 : (long)ms;
+}
+
+static void call_init(batch_call *call) {
+    memset(call, 0, sizeof *call);
+    mmc_buffer_init(&call->url);
+    mmc_buffer_init(&call->body);
+    mmc_buffer_init(&call->header_text);
+    mmc_result_init(&call->own_result);
+    call->result = &call->own_result;
+    mmc_buffer_init(&call->answer_body);
+    mmc_buffer_init(&call->answer_headers);
+    mmc_exchange_log_init(&call->exchanges);
+    call->log = &call->exchanges;
+    call->may_authenticate = 1;
+    call->wants_headers = 1;
+    call->slot = -1;
+}
+
+static void call_free(batch_call *call) {
+    mmc_buffer_free(&call->url);
+    mmc_buffer_free(&call->body); /* wiped: it may hold a secret */
+    mmc_buffer_free(&call->header_text);
+    free(call->headers);
+    mmc_result_free(&call->own_result);
+    mmc_buffer_free(&call->answer_body);
+    mmc_buffer_free(&call->answer_headers);
+    mmc_exchange_log_free(&call->exchanges);
 }
 
 mmc_batch *mmc_batch_new(size_t count) {
@@ -68,34 +112,16 @@ mmc_batch *mmc_batch_new(size_t count) {
         return NULL;
     }
     batch->count = count;
-    for (size_t i = 0; i < count; i++) {
-        batch_call *call = &batch->calls[i];
-        mmc_buffer_init(&call->url);
-        mmc_buffer_init(&call->body);
-        mmc_buffer_init(&call->header_text);
-        mmc_result_init(&call->result);
-        mmc_buffer_init(&call->answer_body);
-        mmc_buffer_init(&call->answer_headers);
-        mmc_exchange_log_init(&call->exchanges);
-        call->slot = -1;
-    }
+    for (size_t i = 0; i < count; i++)
+        call_init(&batch->calls[i]);
     return batch;
 }
 
 void mmc_batch_free(mmc_batch *batch) {
     if (batch == NULL)
         return;
-    for (size_t i = 0; i < batch->count; i++) {
-        batch_call *call = &batch->calls[i];
-        mmc_buffer_free(&call->url);
-        mmc_buffer_free(&call->body); /* wiped: it may hold a secret */
-        mmc_buffer_free(&call->header_text);
-        free(call->headers);
-        mmc_result_free(&call->result);
-        mmc_buffer_free(&call->answer_body);
-        mmc_buffer_free(&call->answer_headers);
-        mmc_exchange_log_free(&call->exchanges);
-    }
+    for (size_t i = 0; i < batch->count; i++)
+        call_free(&batch->calls[i]);
     free(batch->calls);
     free(batch);
 }
@@ -133,13 +159,17 @@ int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
             offset += call->headers[i].value_length;
         }
         to->header_count = call->header_count;
+        to->send_headers = to->headers;
     }
+    to->send_url = to->url.data;
+    to->send_body = to->body.length ? to->body.data : NULL;
+    to->send_body_length = to->body.length;
     to->is_set = 1;
     return 0;
 }
 
 const mmc_result *mmc_batch_result(const mmc_batch *batch, size_t index) {
-    return &batch->calls[index].result;
+    return batch->calls[index].result;
 }
 
 const mmc_buffer *mmc_batch_headers(const mmc_batch *batch, size_t index) {
@@ -196,8 +226,14 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
         engine->multi = curl_multi_init();
         if (engine->multi == NULL)
             return NULL;
+        /* Keeps every connection a batch opened for the next one. By default libcurl keeps 4
+         * per easy handle in the multi handle, counted when a transfer ends: as a batch's
+         * last transfers end, that shrinks to a few, and the connections over it are closed. */
+        curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS, (long)(MMC_MAX_CONCURRENCY + 1));
         engine->owner = getpid();
     }
+    if (slots > MMC_MAX_CONCURRENCY + 1)
+        slots = MMC_MAX_CONCURRENCY + 1;
     while (engine->slot_count < slots) {
         if (mmc_transport_open_like(&engine->slots[engine->slot_count], &client->transport, 1) !=
             0)
@@ -207,22 +243,36 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
     return engine;
 }
 
-/* ---- one batch ---------------------------------------------------------------------------- */
+/* ---- one run: a batch, or a single call ------------------------------------------------ */
 
 typedef struct run_state {
     mmc_client *client;
     struct mmc_engine *engine;
-    mmc_batch *batch;
+    batch_call *calls;
+    size_t count;
     int concurrency;
-    int in_flight;
+    int in_flight; /* the calls' transfers (the login's is not counted) */
     size_t done;
     int rejected; /* the token in use was refused: the next one is asked for after a refusal */
     size_t waiting; /* calls waiting to retry */
     size_t first;   /* no call before this one is left to start */
+    /* The one login in flight (a transfer like the others), its request, and its outcome. */
+    batch_call login;
+    mmc_login login_request;
+    int login_running;
+    int login_only;  /* mmc_client_auth: the run is the login alone */
+    int login_failed; /* the last login failed: its result says why */
 } run_state;
 
+static void login_concluded(run_state *run, int outcome, const mmc_transport *slot);
+
 static void finish_call(run_state *run, batch_call *call) {
-    mmc_client_redact(run->client, &call->result, &call->answer_body, &call->answer_headers);
+    if (call->is_login) {
+        login_concluded(run, -1, NULL);
+        return;
+    }
+    if (!call->borrow) /* a single call's caller redacts it, with what else it knows */
+        mmc_client_redact(run->client, call->result, &call->answer_body, &call->answer_headers);
     call->state = CALL_DONE;
     run->done++;
 }
@@ -233,8 +283,8 @@ static void record(run_state *run, batch_call *call, const mmc_transport *slot, 
     if (!run->client->record_exchanges)
         return;
     size_t endpoint_length = strlen(run->client->endpoint);
-    const char *path = call->url.data + endpoint_length;
-    mmc_exchange *entry = mmc_exchange_log_add(&call->exchanges, call->method, path,
+    const char *path = call->send_url + endpoint_length;
+    mmc_exchange *entry = mmc_exchange_log_add(call->log, call->method, path,
                                                strcspn(path, "?"), slot->sent_request_id);
     if (entry == NULL)
         return;
@@ -245,77 +295,97 @@ static void record(run_state *run, batch_call *call, const mmc_transport *slot, 
         entry->error = slot->failure_kind != NULL ? slot->failure_kind : "request failed";
 }
 
-static void note_retry(run_state *run, batch_call *call, double wait) {
-    if (run->client->record_exchanges && call->exchanges.count > 0)
-        call->exchanges.entries[call->exchanges.count - 1].retry_in = wait;
+static void note_retry(batch_call *call, double wait) {
+    if (call->log->count > 0)
+        call->log->entries[call->log->count - 1].retry_in = wait;
 }
 
 /* Starts a ready call on a free handle. */
 static void launch(run_state *run, batch_call *call, double now) {
     mmc_client *client = run->client;
+    struct mmc_engine *engine = run->engine;
     double left = call->deadline - now;
-    mmc_buffer_clear(&call->result.message); /* an earlier attempt's failure is not the call's */
+    mmc_buffer_clear(&call->result->message); /* an earlier attempt's failure is not the call's */
     if (left <= 0) {
-        mmc_buffer_append_format(&call->result.message,
+        mmc_buffer_append_format(&call->result->message,
                                  "timed out: the call took longer than %g s", client->timeout);
         finish_call(run, call);
         return;
     }
     int free_slot = 0;
-    while (run->engine->running[free_slot] != NULL)
+    while (engine->running[free_slot] != NULL)
         free_slot++;
-    mmc_transport *slot = &run->engine->slots[free_slot];
+    mmc_transport *slot = &engine->slots[free_slot];
     mmc_request request = {call->method,
-                           call->url.data,
-                           client->token.value.data,
-                           NULL,
-                           call->body.length ? call->body.data : NULL,
-                           call->body.length,
+                           call->send_url,
+                           call->is_login ? NULL : client->token.value.data,
+                           call->authorization,
+                           call->send_body,
+                           call->send_body_length,
                            to_milliseconds(left),
-                           call->header_count ? call->headers : NULL,
+                           call->header_count ? call->send_headers : NULL,
                            call->header_count,
                            !call->idempotent,
-                           NULL};
+                           call->transfer};
     call->request = request;
-    if (mmc_transport_begin(slot, &call->request, &call->result.message) != 0) {
+    slot->collect_headers = call->wants_headers;
+    if (mmc_transport_begin(slot, &call->request, &call->result->message) != 0) {
         finish_call(run, call);
         return;
     }
-    if (curl_multi_add_handle(run->engine->multi, slot->easy) != CURLM_OK) {
-        mmc_transport_end(slot, CURLE_FAILED_INIT, &call->request, NULL, &call->result.message);
+    if (engine->multiplexes != slot->pipewait) {
+        slot->pipewait = engine->multiplexes;
+        curl_easy_setopt(slot->easy, CURLOPT_PIPEWAIT, (long)slot->pipewait);
+    }
+    if (curl_multi_add_handle(engine->multi, slot->easy) != CURLM_OK) {
+        mmc_transport_end(slot, CURLE_FAILED_INIT, &call->request, NULL, &call->result->message);
         finish_call(run, call);
         return;
     }
-    run->engine->running[free_slot] = call;
+    engine->running[free_slot] = call;
     call->slot = free_slot;
-    call->generation = run->engine->generation;
+    call->generation = engine->generation;
     call->started = now;
     call->state = CALL_IN_FLIGHT;
-    run->in_flight++;
+    if (call->is_login)
+        run->login_running = 1;
+    else
+        run->in_flight++;
 }
 
-/* A transfer is over: judge it, as a single call would (client.c), and decide what is next:
- * done, a retry after a wait, or a new token first. */
+/* A transfer is over: judge it and decide what is next: done, a retry after a wait, or a new
+ * token first. */
 static void conclude(run_state *run, batch_call *call, CURLcode code) {
     mmc_client *client = run->client;
-    mmc_transport *slot = &run->engine->slots[call->slot];
-    mmc_result *result = &call->result;
+    struct mmc_engine *engine = run->engine;
+    mmc_transport *slot = &engine->slots[call->slot];
+    mmc_result *result = call->result;
     double now = mmc_clock_monotonic();
     int outcome = mmc_transport_end(slot, code, &call->request, &call->response, &result->message);
     record(run, call, slot, outcome, now - call->started);
-    if (outcome != 0)
+    if (outcome != 0) {
         mmc_client_name_the_proxy(client, slot, result);
-    run->engine->running[call->slot] = NULL;
+    } else if (!engine->multiplexes) {
+        long version = 0;
+        if (curl_easy_getinfo(slot->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+            version == CURL_HTTP_VERSION_2_0)
+            engine->multiplexes = 1;
+    }
+    engine->running[call->slot] = NULL;
     call->slot = -1;
-    run->in_flight--;
+    if (call->is_login)
+        run->login_running = 0;
+    else
+        run->in_flight--;
 
-    if (outcome == 0 && call->response.status == 401 && !call->reauthed) {
+    int refused = outcome == 0 && call->response.status == 401;
+    if (refused && !call->reauthed && call->may_authenticate) {
         /* Refused: one new token for every call refused, whichever is first. */
-        note_retry(run, call, 0);
+        if (client->record_exchanges)
+            note_retry(call, 0);
         call->reauthed = 1;
         call->attempt = 0;
-        if (call->generation == run->engine->generation &&
-            mmc_token_is_fresh(&client->token, now)) {
+        if (call->generation == engine->generation && mmc_token_is_fresh(&client->token, now)) {
             mmc_token_forget(&client->token);
             run->rejected = 1;
         }
@@ -325,20 +395,30 @@ static void conclude(run_state *run, batch_call *call, CURLcode code) {
     double wait = mmc_client_retry_wait(client, slot, outcome, &call->response, call->attempt,
                                         call->idempotent, call->deadline);
     if (wait >= 0) {
-        note_retry(run, call, wait);
+        if (client->record_exchanges)
+            note_retry(call, wait);
         call->attempt++;
         call->wake_at = mmc_clock_monotonic() + wait;
         call->state = CALL_WAITING;
-        run->waiting++;
+        if (!call->is_login)
+            run->waiting++;
+        return;
+    }
+    if (call->is_login) {
+        login_concluded(run, outcome, slot);
         return;
     }
     if (outcome == 0) {
         mmc_client_judge_answer(result, &call->response);
-        /* The handle's buffers serve the next transfer: the call keeps its own copies. */
-        if (mmc_buffer_append(&call->answer_body, call->response.body,
-                              call->response.body_length) != 0 ||
-            mmc_buffer_append(&call->answer_headers, slot->headers.data,
-                              slot->headers.length) != 0) {
+        if (call->borrow) {
+            /* A single call's answer stays in the handle's buffers until its next transfer. */
+            client->answer_body = &slot->body;
+            client->answer_headers = &slot->headers;
+        } else if (mmc_buffer_append(&call->answer_body, call->response.body,
+                                     call->response.body_length) != 0 ||
+                   mmc_buffer_append(&call->answer_headers, slot->headers.data,
+                                     slot->headers.length) != 0) {
+            /* The handle's buffers serve the next transfer: a batch's call keeps copies. */
             mmc_buffer_clear(&call->answer_body);
             mmc_buffer_clear(&call->answer_headers);
             mmc_buffer_clear(&result->message);
@@ -353,39 +433,115 @@ static void conclude(run_state *run, batch_call *call, CURLcode code) {
     finish_call(run, call);
 }
 
-/* The one token step: when a call is ready to go and the client holds no fresh token, one
- * authentication (or the token store's token) for all of them. On failure, every ready call
- * is done with that failure. */
-static void ensure_token(run_state *run, double now) {
+/* Every call waiting for a token ends with the login's failure. */
+static void fail_ready_calls(run_state *run, const mmc_result *failure) {
+    for (size_t i = run->first; i < run->count; i++) {
+        batch_call *call = &run->calls[i];
+        if (call->state != CALL_READY || !call->may_authenticate)
+            continue;
+        call->result->status = failure->status;
+        mmc_buffer_clear(&call->result->message);
+        mmc_buffer_append(&call->result->message, failure->message.data, failure->message.length);
+        if (call->borrow) { /* a single call returns the login's answer, as it came */
+            call->result->body = failure->body;
+            call->result->body_length = failure->body_length;
+            call->result->body_is_json = failure->body_is_json;
+        }
+        finish_call(run, call);
+    }
+}
+
+/* The login's transfer is over (outcome 0: `slot` holds its answer), or could not be made
+ * (-1, with no slot). The client then holds the new token, which the token store shares; or
+ * every call waiting for it fails, saying why. */
+static void login_concluded(run_state *run, int outcome, const mmc_transport *slot) {
     mmc_client *client = run->client;
-    if (mmc_token_is_fresh(&client->token, now))
+    batch_call *login = &run->login;
+    mmc_result *result = login->result;
+    run->login_running = 0;
+    login->state = CALL_DONE;
+    if (outcome == 0) {
+        outcome = mmc_session_login_answer(client, &run->login_request, &login->response,
+                                           (mmc_buffer *)&slot->body, result);
+        client->answer_body = (mmc_buffer *)&slot->body;
+        client->answer_headers = (mmc_buffer *)&slot->headers;
+    }
+    if (mmc_session_has_cache(client))
+        mmc_session_share_token(client, outcome == 0);
+    if (outcome == 0) {
+        run->engine->generation++;
+        run->rejected = 0;
+        run->login_failed = 0;
         return;
+    }
+    run->login_failed = 1;
+    if (run->login_only)
+        return;
+    mmc_session_mark_failure(result);
+    fail_ready_calls(run, result);
+}
+
+/* Starts the login (the token store's token first, when there is one): 0 when it is under
+ * way or the client holds a token again, -1 when it failed (the ready calls are then done). */
+static int start_login(run_state *run, double now) {
+    mmc_client *client = run->client;
+    batch_call *login = &run->login;
     double deadline = 0;
-    for (size_t i = 0; i < run->batch->count; i++) {
-        batch_call *call = &run->batch->calls[i];
+    for (size_t i = run->first; i < run->count; i++) {
+        batch_call *call = &run->calls[i];
         if (call->state == CALL_READY && (deadline == 0 || call->deadline < deadline))
             deadline = call->deadline;
     }
+    if (run->login_only)
+        deadline = client->deadline;
     if (deadline == 0)
-        return;
+        return 0;
     client->deadline = deadline;
-    mmc_result auth;
-    mmc_result_init(&auth);
-    if (mmc_client_obtain_token(client, &auth, run->rejected) == 0) {
-        run->engine->generation++;
-        run->rejected = 0;
-    } else {
-        for (size_t i = 0; i < run->batch->count; i++) {
-            batch_call *call = &run->batch->calls[i];
-            if (call->state != CALL_READY)
-                continue;
-            call->result.status = auth.status;
-            mmc_buffer_clear(&call->result.message);
-            mmc_buffer_append(&call->result.message, auth.message.data, auth.message.length);
-            finish_call(run, call);
+    mmc_buffer_clear(&login->own_result.message);
+    login->own_result.status = 0;
+    login->own_result.body = NULL;
+    login->own_result.body_length = 0;
+    login->own_result.body_is_json = 0;
+    if (!run->login_only && mmc_session_has_cache(client)) {
+        int taken = mmc_session_take_shared_token(client, run->rejected);
+        if (taken == 1) {
+            run->engine->generation++;
+            run->rejected = 0;
+            return 0;
+        }
+        if (taken < 0) {
+            mmc_buffer_append_string(&login->own_result.message, "the token store cannot be used");
+            run->login_failed = 1;
+            mmc_session_mark_failure(&login->own_result);
+            fail_ready_calls(run, &login->own_result);
+            return -1;
         }
     }
-    mmc_result_free(&auth);
+    if (mmc_session_login_request(client, &run->login_request, &login->own_result.message) != 0) {
+        login_concluded(run, -1, NULL);
+        return -1;
+    }
+    login->method = "POST";
+    login->idempotent = 1;
+    login->reauthed = 1;
+    login->attempt = 0;
+    login->send_url = run->login_request.url.data;
+    login->send_body = run->login_request.body.data;
+    login->send_body_length = run->login_request.body.length;
+    login->authorization = run->login_request.authorization.data;
+    login->deadline = deadline;
+    launch(run, login, now);
+    return run->login_failed ? -1 : 0;
+}
+
+/* 1 when a ready call can be sent now: the client holds a fresh token. Otherwise the one
+ * login is started, when none is under way, and the call waits for it. */
+static int token_ready(run_state *run, double now) {
+    if (mmc_token_is_fresh(&run->client->token, now))
+        return 1;
+    if (!run->login_running && run->login.state != CALL_WAITING)
+        start_login(run, now);
+    return mmc_token_is_fresh(&run->client->token, now);
 }
 
 /* Reads the transfers libcurl has finished. 1 when any did. */
@@ -413,12 +569,19 @@ static int collect(run_state *run) {
  * nearest wait still running (or -1: none). */
 static double start_ready(run_state *run, double now) {
     double nearest = -1;
-    batch_call *calls = run->batch->calls;
+    batch_call *calls = run->calls;
+    batch_call *login = &run->login;
+    if (login->state == CALL_WAITING) { /* the login waits to be sent again */
+        if (login->wake_at <= now)
+            launch(run, login, now);
+        else
+            nearest = login->wake_at - now;
+    }
     /* Without a call waiting to retry, only the calls from the first not yet started matter,
      * and only while there is room: a batch of many is not scanned whole at every turn. */
-    while (run->first < run->batch->count && calls[run->first].state == CALL_DONE)
+    while (run->first < run->count && calls[run->first].state == CALL_DONE)
         run->first++;
-    for (size_t i = run->first; i < run->batch->count; i++) {
+    for (size_t i = run->first; i < run->count; i++) {
         if (run->waiting == 0 && run->in_flight >= run->concurrency)
             break;
         batch_call *call = &calls[i];
@@ -427,8 +590,7 @@ static double start_ready(run_state *run, double now) {
             run->waiting--;
         }
         if (call->state == CALL_READY && run->in_flight < run->concurrency) {
-            ensure_token(run, now);
-            if (call->state == CALL_READY)
+            if (!call->may_authenticate || token_ready(run, now))
                 launch(run, call, now);
         } else if (call->state == CALL_WAITING &&
                    (nearest < 0 || call->wake_at - now < nearest)) {
@@ -438,36 +600,50 @@ static double start_ready(run_state *run, double now) {
     return nearest;
 }
 
-int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) {
+/* Runs the calls (or, with `login_only`, one login) to their end. 0, or -1 when the engine
+ * itself could not run (every call's result then says why). */
+static int run_calls(mmc_client *client, batch_call *calls, size_t count, int concurrency,
+                     int login_only) {
     if (concurrency < 1)
         concurrency = 1;
     if (concurrency > MMC_MAX_CONCURRENCY)
         concurrency = MMC_MAX_CONCURRENCY;
-    if ((size_t)concurrency > batch->count && batch->count > 0)
-        concurrency = (int)batch->count;
-    double now = mmc_clock_monotonic();
-    if (client->record_exchanges)
-        mmc_exchange_log_clear(&client->exchanges);
-    run_state run = {client, NULL, batch, concurrency, 0, 0, 0, 0, 0};
-    for (size_t i = 0; i < batch->count; i++) {
-        batch_call *call = &batch->calls[i];
-        call->deadline = now + client->timeout;
-        call->state = call->is_set ? CALL_READY : CALL_DONE;
-        run.done += !call->is_set;
-    }
-    run.engine = engine_for(client, concurrency);
+    if ((size_t)concurrency > count && count > 0)
+        concurrency = (int)count;
+    run_state run;
+    memset(&run, 0, sizeof run);
+    run.client = client;
+    run.calls = calls;
+    run.count = count;
+    run.concurrency = concurrency;
+    run.login_only = login_only;
+    call_init(&run.login);
+    run.login.is_login = 1;
+    run.login.state = CALL_DONE;
+    run.login.log = &client->exchanges;
+    mmc_login_init(&run.login_request);
+    for (size_t i = 0; i < count; i++)
+        run.done += calls[i].state == CALL_DONE;
+    run.engine = engine_for(client, concurrency + 1);
+    int outcome = 0;
     if (run.engine == NULL) {
-        for (size_t i = 0; i < batch->count; i++)
-            mmc_buffer_append_string(&batch->calls[i].result.message,
-                                     "libcurl could not make the handles for many calls");
-        return -1;
+        for (size_t i = 0; i < count; i++)
+            mmc_buffer_append_string(&calls[i].result->message,
+                                     "libcurl could not make its handles");
+        if (login_only)
+            mmc_buffer_append_string(&run.login.own_result.message,
+                                     "libcurl could not make its handles");
+        outcome = -1;
+    } else if (login_only) {
+        start_login(&run, mmc_clock_monotonic());
     }
-    while (run.done < batch->count) {
-        now = mmc_clock_monotonic();
+    while (outcome == 0 && (run.done < count || run.login_running ||
+                            (login_only && run.login.state == CALL_WAITING))) {
+        double now = mmc_clock_monotonic();
         double nearest = start_ready(&run, now);
-        if (run.done == batch->count)
+        if (run.done == count && !run.login_running && run.login.state != CALL_WAITING)
             break;
-        if (run.in_flight == 0) {
+        if (run.in_flight == 0 && !run.login_running) {
             if (nearest > 0)
                 mmc_clock_sleep(nearest);
             continue;
@@ -481,8 +657,77 @@ int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) 
             wait_ms = to_milliseconds(nearest);
         curl_multi_poll(run.engine->multi, NULL, 0, (int)wait_ms, NULL);
     }
+    if (login_only) { /* the login's result is the run's */
+        mmc_result *to = calls[0].result;
+        mmc_buffer swap = to->message;
+        to->message = run.login.own_result.message;
+        run.login.own_result.message = swap;
+        to->status = run.login.own_result.status;
+        to->body = run.login.own_result.body;
+        to->body_length = run.login.own_result.body_length;
+        to->body_is_json = run.login.own_result.body_is_json;
+        outcome = run.login_failed || run.engine == NULL ? -1 : 0;
+    }
+    mmc_login_free(&run.login_request);
+    call_free(&run.login);
+    return outcome;
+}
+
+int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) {
+    double now = mmc_clock_monotonic();
+    if (client->record_exchanges)
+        mmc_exchange_log_clear(&client->exchanges);
+    for (size_t i = 0; i < batch->count; i++) {
+        batch_call *call = &batch->calls[i];
+        call->deadline = now + client->timeout;
+        call->state = call->is_set ? CALL_READY : CALL_DONE;
+    }
+    int outcome = run_calls(client, batch->calls, batch->count, concurrency, 0);
     /* The last secret-bearing copies: bodies sent are wiped, the token kept by the client. */
     for (size_t i = 0; i < batch->count; i++)
         mmc_buffer_clear(&batch->calls[i].body);
-    return 0;
+    return outcome;
+}
+
+int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *api_call,
+                    int may_authenticate, mmc_result *result) {
+    batch_call call;
+    call_init(&call);
+    const char *method = mmc_request_known_method(api_call->method);
+    call.method = method;
+    call.idempotent = api_call->retry == MMC_RETRY_AS_METHOD
+                          ? mmc_request_method_is_idempotent(method)
+                          : api_call->retry;
+    call.may_authenticate = may_authenticate;
+    call.reauthed = !may_authenticate;
+    call.send_url = url;
+    call.send_body = api_call->body;
+    call.send_body_length = api_call->body != NULL ? api_call->body_length : 0;
+    call.send_headers = api_call->headers;
+    call.header_count = api_call->header_count;
+    call.borrow = 1;
+    call.wants_headers = client->wants_headers;
+    call.transfer = api_call->transfer;
+    call.result = result;
+    call.log = &client->exchanges;
+    call.deadline = client->deadline;
+    call.state = CALL_READY;
+    call.is_set = 1;
+    client->answer_body = NULL;
+    client->answer_headers = NULL;
+    run_calls(client, &call, 1, 1, 0);
+    call_free(&call);
+    return result->status != 0 && result->message.length == 0 ? 0 : -1;
+}
+
+int mmc_engine_login(mmc_client *client, mmc_result *result) {
+    batch_call call;
+    call_init(&call);
+    call.result = result;
+    call.state = CALL_DONE;
+    client->answer_body = NULL;
+    client->answer_headers = NULL;
+    int outcome = run_calls(client, &call, 1, 1, 1);
+    call_free(&call);
+    return outcome;
 }

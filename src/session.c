@@ -1,4 +1,5 @@
-/* session: the token's life: App ID authentication, the token store, re-authentication. */
+/* session: the token's life: the App ID authentication's request and answer (engine.c sends it,
+ * as one more transfer), the token store, re-authentication. */
 #include "client.h"
 #include "client_internal.h"
 
@@ -10,63 +11,72 @@
 #include "redact.h"
 #include "token_cache.h"
 
-/* Wipes the tokens out of an authentication answer, in the client's buffer, once they have
- * been read: the access token lives in the client alone, and the refresh token (never used)
- * nowhere. The body returned then reads "accessToken": null. */
-static void wipe_answer_tokens(mmc_client *client, const mmc_result *result) {
+/* Wipes the tokens out of an authentication answer, in the buffer that holds it, once they
+ * have been read: the access token lives in the client alone, and the refresh token (never
+ * used) nowhere. The body returned then reads "accessToken": null. */
+static void wipe_answer_tokens(const mmc_result *result, mmc_buffer *body) {
     static const char *const members[] = {"accessToken", "refreshToken"};
-    mmc_buffer *body = &client->transport.body;
     if (result->body_is_json && result->body == body->data)
         mmc_redact_drop_members(body->data, body->length, members, 2);
 }
 
-/* One App ID authentication. On success the client holds the new token. It uses buffers of
- * its own, since it may run in the middle of another call whose request is already built. */
-static int authenticate(mmc_client *client, mmc_result *result) {
+void mmc_login_init(mmc_login *login) {
+    mmc_buffer_init(&login->url);
+    mmc_buffer_init(&login->body);
+    mmc_buffer_init(&login->authorization);
+    login->unix_now = 0;
+    login->sent_at = 0;
+}
+
+void mmc_login_free(mmc_login *login) {
+    mmc_buffer_free(&login->url);
+    mmc_buffer_free(&login->body);
+    mmc_buffer_free(&login->authorization);
+}
+
+int mmc_session_login_request(mmc_client *client, mmc_login *login, mmc_buffer *problem) {
     mmc_credentials credentials = {client->app_id, client->app_key, client->user_id,
                                    client->corp_id, client->sp_mode};
     char nonce[2 * MMC_APPAUTH_NONCE_BYTES + 1];
-    mmc_buffer url, body, authorization, token;
-    mmc_response response;
-    int outcome = -1;
-
-    mmc_buffer_init(&url);
-    mmc_buffer_init(&body);
-    mmc_buffer_init(&authorization);
-    mmc_buffer_init(&token);
-    double sent_at = mmc_clock_monotonic();
-    long long unix_now = mmc_clock_unix();
+    mmc_buffer_clear(&login->url);
+    mmc_buffer_clear(&login->body);
+    mmc_buffer_clear(&login->authorization);
+    login->sent_at = mmc_clock_monotonic();
+    login->unix_now = mmc_clock_unix();
     if (mmc_random_hex(MMC_APPAUTH_NONCE_BYTES, nonce, sizeof nonce) != 0 ||
-        mmc_appauth_build(&credentials, unix_now, nonce, &body, &authorization) != 0 ||
-        mmc_buffer_append_format(&url, "%s%s", client->endpoint, MMC_APPAUTH_PATH) != 0) {
-        mmc_buffer_append_string(&result->message, "could not build the authentication request");
-        goto done;
+        mmc_appauth_build(&credentials, login->unix_now, nonce, &login->body,
+                          &login->authorization) != 0 ||
+        mmc_buffer_append_format(&login->url, "%s%s", client->endpoint, MMC_APPAUTH_PATH) != 0) {
+        mmc_buffer_append_string(problem, "could not build the authentication request");
+        return -1;
     }
-    mmc_request request = {"POST", url.data, NULL, authorization.data, body.data, body.length,
-                           0,      NULL,     0,    0, NULL};
-    if (mmc_call_send_with_retries(client, &request, &response, result, 1) != 0)
-        goto done;
-    if (mmc_client_judge_answer(result, &response) != 0) {
-        if (response.status == 401) /* the app id, or the signature made with the app key */
+    return 0;
+}
+
+int mmc_session_login_answer(mmc_client *client, const mmc_login *login,
+                             const mmc_response *response, mmc_buffer *body,
+                             mmc_result *result) {
+    int outcome = -1;
+    if (mmc_client_judge_answer(result, response) != 0) {
+        if (response->status == 401) /* the app id, or the signature made with the app key */
             mmc_buffer_append_string(&result->message, MMC_CREDENTIALS_HINT);
     } else {
         double lifetime = -1;
         const char *problem = NULL;
+        mmc_buffer token;
+        mmc_buffer_init(&token);
         mmc_token_forget(&client->token);
-        if (mmc_appauth_read_grant(response.body, response.body_length, unix_now, &token, &lifetime,
-                                   &problem) != 0)
+        if (mmc_appauth_read_grant(response->body, response->body_length, login->unix_now,
+                                   &token, &lifetime, &problem) != 0)
             mmc_buffer_append_string(&result->message, problem);
-        else if (mmc_token_store(&client->token, token.data, token.length, lifetime, sent_at) != 0)
+        else if (mmc_token_store(&client->token, token.data, token.length, lifetime,
+                                 login->sent_at) != 0)
             mmc_buffer_append_string(&result->message, "out of memory");
         else
             outcome = 0;
+        mmc_buffer_free(&token);
     }
-    wipe_answer_tokens(client, result);
-done:
-    mmc_buffer_free(&url);
-    mmc_buffer_free(&body);
-    mmc_buffer_free(&authorization);
-    mmc_buffer_free(&token);
+    wipe_answer_tokens(result, body);
     return outcome;
 }
 
@@ -77,7 +87,7 @@ int mmc_session_has_cache(const mmc_client *client) {
 /* Asks the cache for a token other than the one the server just refused (when
  * `after_rejection`). 1 when the client now holds the cache's token, 0 when it has none to
  * give, -1 when the cache cannot be used. */
-static int take_shared_token(mmc_client *client, int after_rejection) {
+int mmc_session_take_shared_token(mmc_client *client, int after_rejection) {
     const char *stale =
         after_rejection && client->cache_value.length > 0 ? client->cache_value.data : NULL;
     double left = client->deadline - mmc_clock_monotonic();
@@ -111,7 +121,7 @@ static int take_shared_token(mmc_client *client, int after_rejection) {
 /* Gives the cache the token just obtained (or, after a failed authentication, nothing), with a
  * time to live that ends when clients are due to renew it. A token with less than a second
  * left is not worth sharing. */
-static void share_token(mmc_client *client, int authenticated) {
+void mmc_session_share_token(mmc_client *client, int authenticated) {
     const mmc_token_cache *cache = client->cache;
     long long renew_at = 0;
     double ttl = 0;
@@ -131,26 +141,9 @@ static void share_token(mmc_client *client, int authenticated) {
         cache->save(cache->context, client->cache_key.data, NULL, 0, 0);
 }
 
-/* A token for the next request: the cache's, when it has one, else a new authentication
- * (which the cache then shares). */
-static int obtain_token(mmc_client *client, mmc_result *result, int after_rejection) {
-    if (!mmc_session_has_cache(client))
-        return authenticate(client, result);
-    int taken = take_shared_token(client, after_rejection);
-    if (taken == 1)
-        return 0;
-    if (taken < 0) {
-        mmc_buffer_append_string(&result->message, "the token store cannot be used");
-        return -1;
-    }
-    int outcome = authenticate(client, result);
-    share_token(client, outcome == 0);
-    return outcome;
-}
-
 /* Puts "authentication failed: " before the message of a failed authentication, so that a
  * caller of another call can tell which step failed. */
-static void mark_as_authentication(mmc_result *result) {
+void mmc_session_mark_failure(mmc_result *result) {
     mmc_buffer marked;
     mmc_buffer_init(&marked);
     if (mmc_buffer_append_format(&marked, "authentication failed: %s",
@@ -162,17 +155,7 @@ static void mark_as_authentication(mmc_result *result) {
     }
 }
 
-int mmc_client_obtain_token(mmc_client *client, mmc_result *result, int after_rejection) {
-    if (obtain_token(client, result, after_rejection) == 0)
-        return 0;
-    mark_as_authentication(result);
-    return -1;
-}
-
 int mmc_client_auth(mmc_client *client, mmc_result *result) {
     mmc_call_start(client, result);
-    int outcome = authenticate(client, result);
-    if (mmc_session_has_cache(client))
-        share_token(client, outcome == 0);
-    return mmc_call_finish(client, result, outcome);
+    return mmc_call_finish(client, result, mmc_engine_login(client, result));
 }

@@ -271,9 +271,8 @@ int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model
         curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, &transport->sockets) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, &transport->sockets) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_PRIVATE, transport) != CURLE_OK ||
-        (http2 && (curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
-                                    (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK ||
-                   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L) != CURLE_OK))) {
+        (http2 && curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) !=
+                      CURLE_OK)) {
         mmc_transport_close(transport);
         return -1;
     }

@@ -138,6 +138,7 @@ typedef struct mmc_transport {
     char sent_request_id[MMC_REQUEST_ID_MAX + 1]; /* the X-Request-ID of the last request */
     struct curl_slist *header_list; /* the request's headers, between begin and end */
     int collect_headers;  /* 1: keep the answer's header lines in `headers` */
+    int pipewait;         /* CURLOPT_PIPEWAIT as last set (engine.c) */
     mmc_buffer headers;   /* "Name: value\r\n" lines of the answer (its last status line on) */
     /* The current request's transfer (between begin and end), or NULL, and its state. */
     mmc_transfer *transfer;
@@ -172,9 +173,9 @@ int mmc_transport_end(mmc_transport *transport, CURLcode code, const mmc_request
                       mmc_response *response, mmc_buffer *problem);
 
 /* Opens a transport with the settings of `model` (a copy of its handle, no connection), that
- * keeps the answer's headers and, with `http2`, offers HTTP/2 through ALPN and waits to
- * multiplex on a connection being set up rather than open another. CURLOPT_PRIVATE is the
- * transport. 0 or -1. */
+ * keeps the answer's headers and, with `http2`, offers HTTP/2 through ALPN (the engine sets
+ * CURLOPT_PIPEWAIT per transfer, once it knows the server multiplexes). CURLOPT_PRIVATE is
+ * the transport. 0 or -1. */
 int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model, int http2);
 
 #endif

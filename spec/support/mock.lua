@@ -214,6 +214,7 @@ function mock.call(fn, ...)
         assert(results[3].accessToken == nil and results[3].refreshToken == nil, "a token was returned in the body")
         mock.assert_no_secret(cjson.encode(results[3]))
     end
+    if type(results[4]) == "table" then mock.assert_no_secret(cjson.encode(results[4])) end
     return unpack(results, 1, results.n)
 end
 
