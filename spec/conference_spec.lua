@@ -110,13 +110,15 @@ describe("client:conference", function()
         assert.are.equal(200, (mute(handle, 1)))
         mock.sleep(2.2)
         mock.conference_control { revoke = true }
+        local logins = #mock.requests_to(mock.APPAUTH)
         assert.are.equal(200, (mute(handle, 0)))
-        -- the keep-alive is answered 401 twice (the client renews its access token after the
-        -- first, as after any 401), then the password gives a new token
-        assert.are.same({ "password", "token", "token", "password" }, token_requests())
+        -- the keep-alive is answered 401 (the control token's refusal: the client's own token
+        -- is kept, no login), then the password gives a new token
+        assert.are.same({ "password", "token", "password" }, token_requests())
         local statuses = {}
         for i, r in ipairs(mock.requests_to(mock.CONTROL_TOKEN)) do statuses[i] = r.status end
-        assert.are.same({ 200, 401, 401, 200 }, statuses)
+        assert.are.same({ 200, 401, 200 }, statuses)
+        assert.are.equal(logins, #mock.requests_to(mock.APPAUTH))
         assert.are.equal(0, mock.conference_control().muted[CONFERENCE])
     end)
 
@@ -124,13 +126,15 @@ describe("client:conference", function()
         local handle = client:conference(CONFERENCE, { password = mock.HOST_PASSWORD })
         assert.are.equal(200, (mute(handle, 1)))
         mock.conference_control { revoke = true }
+        local logins = #mock.requests_to(mock.APPAUTH)
         assert.are.equal(200, (mute(handle, 0)))
         assert.are.same({ "password", "password" }, token_requests())
         local statuses = {}
         for i, r in ipairs(mock.requests_to(MUTE)) do statuses[i] = r.status end
-        -- the second mute is answered 401 (the client first renews its access token, as after any
-        -- 401, and tries again: 401 still), then goes through with the new control token
-        assert.are.same({ 200, 401, 401, 200 }, statuses)
+        -- the second mute is answered 401: the control token was refused, not the client's
+        -- (no login, no second try with the same token); it goes through with a new one
+        assert.are.same({ 200, 401, 200 }, statuses)
+        assert.are.equal(logins, #mock.requests_to(mock.APPAUTH))
         assert.are.equal(0, mock.conference_control().muted[CONFERENCE])
     end)
 

@@ -121,6 +121,10 @@ typedef struct mmc_api_call {
      * With a sink, a 2xx answer's result has no body (the sink has it, sink->bytes long):
      * the caller finishes or abandons the sink afterwards. */
     struct mmc_transfer *transfer;
+    /* 1: a 401 refuses a credential the caller sent itself (a meeting's control token in
+     * X-Conference-Authorization), not the client's token: the answer is returned as it came,
+     * with no login and no second try; the caller renews its own credential. */
+    int refusal_is_callers;
 } mmc_api_call;
 
 #define MMC_RETRY_AS_METHOD (-1)

@@ -214,7 +214,9 @@ static int obtain_token(mmc_conference *conference, mmc_client *client, int rene
                          .query_pair_count = 1,
                          .headers = headers,
                          .header_count = header_count,
-                         .retry = MMC_RETRY_AS_METHOD};
+                         .retry = MMC_RETRY_AS_METHOD,
+                         /* a keep-alive's 401 refuses the control token sent, not the client's */
+                         .refusal_is_callers = renew};
     double asked_at = mmc_clock_monotonic();
     mmc_client_request(client, &call, result);
     after_call(conference, client);
@@ -265,6 +267,8 @@ static void send_control(mmc_conference *conference, mmc_client *client, const m
     headers[header_count++] = (mmc_header){"X-Conference-Authorization", 26,
                                            conference->token.data, conference->token.length};
     mmc_api_call control = *call;
+    control.refusal_is_callers = 1; /* a 401 refuses the control token: renewed here, not the
+                                     * client's token */
     control.query_pairs = pairs;
     control.query_pair_count = pair_count;
     control.headers = headers;

@@ -19,8 +19,10 @@
  * clock, else 30 minutes; it is tracked on the monotonic clock.
  *
  * Every call goes through the client's one call (mmc_client_request), so the access token,
- * retries and the exchange log are the client's; a 401 there first renews the client's access
- * token as for any call. The password and the control token are secrets: they are wiped when
+ * retries and the exchange log are the client's. A 401 to a control call or a keep-alive
+ * refuses the control token (mmc_api_call.refusal_is_callers): it is returned here, the
+ * client's own token kept (no login), and the control token renewed; a 401 to the request
+ * made with the password is the access token's, renewed as for any call. The password and the control token are secrets: they are wiped when
  * the handle is freed, and every message and body a call returns has them redacted (redact.h),
  * however a server echoed them. Lua-free.
  */

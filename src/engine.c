@@ -699,7 +699,7 @@ int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *api
                           ? mmc_request_method_is_idempotent(method)
                           : api_call->retry;
     call.may_authenticate = may_authenticate;
-    call.reauthed = !may_authenticate;
+    call.reauthed = !may_authenticate || api_call->refusal_is_callers; /* no login after a 401 */
     call.send_url = url;
     call.send_body = api_call->body;
     call.send_body_length = api_call->body != NULL ? api_call->body_length : 0;
