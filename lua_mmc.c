@@ -38,6 +38,10 @@
 #define CLIENT_TOKEN_STORE "token_store" /* in the client's user value table */
 #define CLIENT_ON_REQUEST "on_request"   /* in the client's user value table */
 #define MAX_BODY_LIMIT (1024L * 1024 * 1024)
+/* The Lua state's account of mmc's allocations (src/memory.h): a userdata without a finalizer,
+ * anchored in the registry, so that it outlives every client and batch charged to it (at
+ * lua_close every finalizer runs before any object is freed). */
+#define REGISTRY_MEMORY "mmc.memory"
 
 typedef struct client_box {
     mmc_client *client; /* NULL once closed */
@@ -207,6 +211,14 @@ static void environment_proxy(lua_State *L, mmc_config *config) {
  * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when it
  * was given in the table, else naming the environment variable it came from. The option
  * strings stay on the stack until mmc_client_new has copied them. */
+/* The Lua state's account (REGISTRY_MEMORY), made by luaopen_mmc. */
+static mmc_memory *state_memory(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_MEMORY);
+    mmc_memory *memory = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return memory;
+}
+
 static void push_new_client(lua_State *L, int arg) {
     int top = lua_gettop(L);
     luaL_checkstack(L, 16, "mmc: no room on the Lua stack for the options");
@@ -275,8 +287,9 @@ static void push_new_client(lua_State *L, int arg) {
     lua_setfield(L, -2, CLIENT_ON_REQUEST);
     mmc_compat_setuservalue(L, -2);
 
+    config.memory = state_memory(L);
     mmc_buffer problem;
-    mmc_buffer_init(&problem);
+    mmc_buffer_init_in(&problem, config.memory);
     box->client = mmc_client_new(&config, &problem);
     if (box->client == NULL) {
         lua_pushstring(L, mmc_buffer_text(&problem));
@@ -372,7 +385,7 @@ static int client_tostring(lua_State *L) {
     else {
         /* The proxy is shown without its credentials, and only when one was chosen. */
         mmc_buffer proxy;
-        mmc_buffer_init(&proxy);
+        mmc_buffer_init_in(&proxy, mmc_client_memory(box->client));
         if (mmc_client_describe_proxy(box->client, &proxy) != 0 ||
             strcmp(mmc_buffer_text(&proxy), "from the environment") == 0)
             mmc_buffer_clear(&proxy);
@@ -486,10 +499,11 @@ static mmc_client *begin_call(lua_State *L, int client_arg, call_context *call) 
     const mmc_token_cache *cache = NULL;
     if (!lua_isnil(L, -1))
         cache = mmc_lua_token_store_bind(&call->store, L, -1, mmc_client_timeout(client));
+    call->store.memory = mmc_client_memory(client);
     call->has_store = cache != NULL;
     mmc_client_use_token_cache(client, cache);
     call->box->busy = 1;
-    mmc_result_init(&call->result);
+    mmc_result_init_in(&call->result, mmc_client_memory(client));
     return client;
 }
 
@@ -1110,7 +1124,7 @@ static void add_batch_request(lua_State *L, int requests_arg, int index, mmc_bat
         option_error(L, options_at, &options, problem);
     mmc_api_call api_call = api_call_of(method, path, path_length, &options);
     mmc_buffer bad;
-    mmc_buffer_init(&bad);
+    mmc_buffer_init_in(&bad, mmc_client_memory(client));
     if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad) != 0) {
         lua_pushfstring(L, "requests[%d]: %s", index, mmc_buffer_text(&bad));
         mmc_buffer_free(&bad);
@@ -1169,7 +1183,7 @@ static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
     }
     lua_setmetatable(L, -2);
     int box_at = lua_gettop(L);
-    box->batch = mmc_batch_new(count);
+    box->batch = mmc_batch_new(count, mmc_client_memory(client));
     if (box->batch == NULL)
         luaL_error(L, "mmc: out of memory");
     for (size_t i = 1; i <= count; i++) {
@@ -1350,7 +1364,7 @@ static int module_verify_push(lua_State *L) {
     }
 
     mmc_buffer reason;
-    mmc_buffer_init(&reason);
+    mmc_buffer_init_in(&reason, state_memory(L));
     long long now_ms = (long long)(mmc_clock_unix_precise() * 1000);
     if (mmc_push_verify(body, body_length, keys, key_count, max_age, now_ms, &reason) != 0) {
         lua_pushnil(L);
@@ -1381,7 +1395,7 @@ static int module_push_event_id(lua_State *L) {
     const char *body = lua_tolstring(L, 1, &body_length);
     char id[MMC_SHA256_HEX_LENGTH + 1];
     mmc_buffer reason;
-    mmc_buffer_init(&reason);
+    mmc_buffer_init_in(&reason, state_memory(L));
     if (mmc_push_event_id(body, body_length, id, &reason) != 0) {
         lua_pushnil(L);
         lua_pushlstring(L, reason.data, reason.length);
@@ -1413,7 +1427,7 @@ static int module_push_reply(lua_State *L) {
     if (nonce == NULL)
         luaL_argerror(L, 1, "a meeting.verify push must have a string 'nonce'");
     mmc_buffer reply;
-    mmc_buffer_init(&reply);
+    mmc_buffer_init_in(&reply, state_memory(L));
     if (mmc_push_verify_reply(nonce, nonce_length, &reply) != 0) {
         mmc_buffer_free(&reply);
         luaL_argerror(L, 1, "the push's nonce is not valid UTF-8");
@@ -1448,6 +1462,19 @@ static int module_configure(lua_State *L) {
     return 0;
 }
 
+/* mmc._memory(): { allocations = N, bytes = M }, mmc's live allocations in this Lua state (all
+ * its clients, batches and calls; libcurl's, OpenSSL's and Lua's own are not counted). For
+ * tests and long-running hosts (bench/soak); see docs/internals.md. */
+static int module_memory(lua_State *L) {
+    const mmc_memory *memory = state_memory(L);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)memory->allocations);
+    lua_setfield(L, -2, "allocations");
+    lua_pushinteger(L, (lua_Integer)memory->bytes);
+    lua_setfield(L, -2, "bytes");
+    return 1;
+}
+
 /* ---- the module --------------------------------------------------------------------------- */
 
 static const luaL_Reg client_methods[] = {
@@ -1473,6 +1500,7 @@ static const luaL_Reg client_metamethods[] = {
 static const luaL_Reg module_functions[] = {
     {"new", module_new},
     {"configure", module_configure},
+    {"_memory", module_memory},
     {"auth", module_auth},
     {"set_webhook_status", module_set_webhook_status},
     {"set_webhook_config", module_set_webhook_config},
@@ -1523,6 +1551,14 @@ static void add_json_codec(lua_State *L) {
 __attribute__((visibility("default"))) int luaopen_mmc(lua_State *L);
 
 int luaopen_mmc(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_MEMORY);
+    if (lua_isnil(L, -1)) { /* one account per Lua state, however often the module loads */
+        mmc_memory *memory = lua_newuserdata(L, sizeof *memory);
+        memory->allocations = 0;
+        memory->bytes = 0;
+        lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_MEMORY);
+    }
+    lua_pop(L, 1);
     lua_newtable(L); /* the module's state: the upvalue of every function */
     add_json_codec(L);
 

@@ -77,7 +77,7 @@ static void name_proxy_of(mmc_client *client, const mmc_transport *transport,
         strcmp(kind, "connection failed") != 0)
         return;
     mmc_buffer named;
-    mmc_buffer_init(&named);
+    mmc_buffer_init_in(&named, client->memory);
     if (mmc_buffer_append_format(&named, "proxy %s (proxy ", mmc_buffer_text(&result->message)) ==
             0 &&
         mmc_proxy_describe(&named, client->proxy) == 0 && mmc_buffer_append_string(&named, ")") == 0) {
@@ -287,7 +287,7 @@ static int keep_headers(mmc_client *client, const mmc_header *headers, size_t co
     if (count == 0)
         return 0;
     if (count > client->header_capacity) {
-        mmc_header *grown = realloc(client->headers, count * sizeof *grown);
+        mmc_header *grown = mmc_memory_realloc(client->memory, client->headers, count * sizeof *grown);
         if (grown == NULL)
             return -1;
         client->headers = grown;

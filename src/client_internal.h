@@ -40,6 +40,7 @@ struct mmc_client {
     int record_exchanges;       /* keep `exchanges` for each call */
     mmc_exchange_log exchanges; /* the current (or last) call's exchanges */
     struct mmc_engine *engine;  /* many calls at once (engine.h): made on first use */
+    mmc_memory *memory;         /* the account all of the above is charged to (memory.h) */
 };
 
 /* ---- config.c */

@@ -13,6 +13,7 @@
 
 /* The client's engine: one multi handle and the easy handles it runs, kept between batches. */
 struct mmc_engine {
+    mmc_memory *memory; /* the account it is charged to (memory.h) */
     CURLM *multi;
     pid_t owner; /* the process that made it: a fork's child makes its own */
     mmc_transport slots[MMC_MAX_CONCURRENCY];
@@ -47,6 +48,7 @@ typedef struct batch_call {
 } batch_call;
 
 struct mmc_batch {
+    mmc_memory *memory; /* the account it is charged to (memory.h) */
     batch_call *calls;
     size_t count;
 };
@@ -56,27 +58,28 @@ static long to_milliseconds(double seconds) {
     return ms < 1 ? 1 : (long)ms;
 }
 
-mmc_batch *mmc_batch_new(size_t count) {
+mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory) {
     if (count > MMC_MAX_BATCH)
         return NULL;
-    mmc_batch *batch = calloc(1, sizeof *batch);
+    mmc_batch *batch = mmc_memory_calloc(memory, 1, sizeof *batch);
     if (batch == NULL)
         return NULL;
-    batch->calls = calloc(count > 0 ? count : 1, sizeof *batch->calls);
+    batch->memory = memory;
+    batch->calls = mmc_memory_calloc(memory, count > 0 ? count : 1, sizeof *batch->calls);
     if (batch->calls == NULL) {
-        free(batch);
+        mmc_memory_free(memory, batch);
         return NULL;
     }
     batch->count = count;
     for (size_t i = 0; i < count; i++) {
         batch_call *call = &batch->calls[i];
-        mmc_buffer_init(&call->url);
-        mmc_buffer_init(&call->body);
-        mmc_buffer_init(&call->header_text);
-        mmc_result_init(&call->result);
-        mmc_buffer_init(&call->answer_body);
-        mmc_buffer_init(&call->answer_headers);
-        mmc_exchange_log_init(&call->exchanges);
+        mmc_buffer_init_in(&call->url, memory);
+        mmc_buffer_init_in(&call->body, memory);
+        mmc_buffer_init_in(&call->header_text, memory);
+        mmc_result_init_in(&call->result, memory);
+        mmc_buffer_init_in(&call->answer_body, memory);
+        mmc_buffer_init_in(&call->answer_headers, memory);
+        mmc_exchange_log_init(&call->exchanges, memory);
         call->slot = -1;
     }
     return batch;
@@ -90,14 +93,15 @@ void mmc_batch_free(mmc_batch *batch) {
         mmc_buffer_free(&call->url);
         mmc_buffer_free(&call->body); /* wiped: it may hold a secret */
         mmc_buffer_free(&call->header_text);
-        free(call->headers);
+        mmc_memory_free(batch->memory, call->headers);
         mmc_result_free(&call->result);
         mmc_buffer_free(&call->answer_body);
         mmc_buffer_free(&call->answer_headers);
         mmc_exchange_log_free(&call->exchanges);
     }
-    free(batch->calls);
-    free(batch);
+    mmc_memory *memory = batch->memory;
+    mmc_memory_free(memory, batch->calls);
+    mmc_memory_free(memory, batch);
 }
 
 int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
@@ -114,7 +118,7 @@ int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
         (call->body != NULL && mmc_buffer_append(&to->body, call->body, call->body_length) != 0))
         return mmc_buffer_append_string(problem, "out of memory"), -1;
     if (call->header_count > 0) {
-        to->headers = calloc(call->header_count, sizeof *to->headers);
+        to->headers = mmc_memory_calloc(batch->memory, call->header_count, sizeof *to->headers);
         if (to->headers == NULL)
             return mmc_buffer_append_string(problem, "out of memory"), -1;
         for (size_t i = 0; i < call->header_count; i++)
@@ -177,7 +181,7 @@ void mmc_engine_free(struct mmc_engine *engine) {
     if (engine == NULL)
         return;
     engine_release(engine);
-    free(engine);
+    mmc_memory_free(engine->memory, engine);
 }
 
 /* The client's engine with `slots` easy handles, made (or remade, in a fork's child) as
@@ -185,9 +189,10 @@ void mmc_engine_free(struct mmc_engine *engine) {
 static struct mmc_engine *engine_for(mmc_client *client, int slots) {
     struct mmc_engine *engine = client->engine;
     if (engine == NULL) {
-        engine = calloc(1, sizeof *engine);
+        engine = mmc_memory_calloc(client->memory, 1, sizeof *engine);
         if (engine == NULL)
             return NULL;
+        engine->memory = client->memory;
         client->engine = engine;
     }
     if (engine->multi != NULL && engine->owner != getpid())
@@ -369,7 +374,7 @@ static void ensure_token(run_state *run, double now) {
         return;
     client->deadline = deadline;
     mmc_result auth;
-    mmc_result_init(&auth);
+    mmc_result_init_in(&auth, client->memory);
     if (mmc_client_obtain_token(client, &auth, run->rejected) == 0) {
         run->engine->generation++;
         run->rejected = 0;

@@ -30,10 +30,10 @@ static int authenticate(mmc_client *client, mmc_result *result) {
     mmc_response response;
     int outcome = -1;
 
-    mmc_buffer_init(&url);
-    mmc_buffer_init(&body);
-    mmc_buffer_init(&authorization);
-    mmc_buffer_init(&token);
+    mmc_buffer_init_in(&url, client->memory);
+    mmc_buffer_init_in(&body, client->memory);
+    mmc_buffer_init_in(&authorization, client->memory);
+    mmc_buffer_init_in(&token, client->memory);
     double sent_at = mmc_clock_monotonic();
     long long unix_now = mmc_clock_unix();
     if (mmc_random_hex(MMC_APPAUTH_NONCE_BYTES, nonce, sizeof nonce) != 0 ||
@@ -82,7 +82,7 @@ static int take_shared_token(mmc_client *client, int after_rejection) {
         after_rejection && client->cache_value.length > 0 ? client->cache_value.data : NULL;
     double left = client->deadline - mmc_clock_monotonic();
     mmc_buffer value;
-    mmc_buffer_init(&value);
+    mmc_buffer_init_in(&value, client->memory);
     int taken = 0;
     int loaded = client->cache->load(client->cache->context, client->cache_key.data, stale,
                                      left > 0 ? left / 2 : 0, &value);
@@ -152,7 +152,7 @@ static int obtain_token(mmc_client *client, mmc_result *result, int after_reject
  * caller of another call can tell which step failed. */
 static void mark_as_authentication(mmc_result *result) {
     mmc_buffer marked;
-    mmc_buffer_init(&marked);
+    mmc_buffer_init_in(&marked, result->message.memory);
     if (mmc_buffer_append_format(&marked, "authentication failed: %s",
                                  mmc_buffer_text(&result->message)) == 0) {
         mmc_buffer_free(&result->message);
