@@ -24,6 +24,10 @@
 #include "src/version.h"
 
 #define MAX_BODY_LIMIT (1024L * 1024 * 1024)
+/* The Lua state's account of mmc's allocations (src/memory.h): a userdata without a finalizer,
+ * anchored in the registry, so that it outlives every client and batch charged to it (at
+ * lua_close every finalizer runs before any object is freed). */
+#define REGISTRY_MEMORY "mmc.memory"
 
 /* ---- options ---------------------------------------------------------------------------- */
 
@@ -188,6 +192,14 @@ static void environment_proxy(lua_State *L, mmc_config *config) {
  * environment, and pushes it as a userdata. Raises on a bad option: as a bad argument when it
  * was given in the table, else naming the environment variable it came from. The option
  * strings stay on the stack until mmc_client_new has copied them. */
+/* The Lua state's account (REGISTRY_MEMORY), made by luaopen_mmc. */
+mmc_memory *mmc_lua_state_memory(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_MEMORY);
+    mmc_memory *memory = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return memory;
+}
+
 static void push_new_client(lua_State *L, int arg) {
     int top = lua_gettop(L);
     luaL_checkstack(L, 16, "mmc: no room on the Lua stack for the options");
@@ -256,8 +268,9 @@ static void push_new_client(lua_State *L, int arg) {
     lua_setfield(L, -2, CLIENT_ON_REQUEST);
     mmc_compat_setuservalue(L, -2);
 
+    config.memory = mmc_lua_state_memory(L);
     mmc_buffer problem;
-    mmc_buffer_init(&problem);
+    mmc_buffer_init_in(&problem, config.memory);
     box->client = mmc_client_new(&config, &problem);
     if (box->client == NULL) {
         lua_pushstring(L, mmc_buffer_text(&problem));
@@ -355,7 +368,7 @@ static int client_tostring(lua_State *L) {
     else {
         /* The proxy is shown without its credentials, and only when one was chosen. */
         mmc_buffer proxy;
-        mmc_buffer_init(&proxy);
+        mmc_buffer_init_in(&proxy, mmc_client_memory(box->client));
         if (mmc_client_describe_proxy(box->client, &proxy) != 0 ||
             strcmp(mmc_buffer_text(&proxy), "from the environment") == 0)
             mmc_buffer_clear(&proxy);
@@ -610,6 +623,19 @@ static int module_configure(lua_State *L) {
     return 0;
 }
 
+/* mmc._memory(): { allocations = N, bytes = M }, mmc's live allocations in this Lua state (all
+ * its clients, batches and calls; libcurl's, OpenSSL's and Lua's own are not counted). For
+ * tests and long-running hosts (bench/soak); see docs/internals.md. */
+static int module_memory(lua_State *L) {
+    const mmc_memory *memory = mmc_lua_state_memory(L);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)memory->allocations);
+    lua_setfield(L, -2, "allocations");
+    lua_pushinteger(L, (lua_Integer)memory->bytes);
+    lua_setfield(L, -2, "bytes");
+    return 1;
+}
+
 /* ---- the module --------------------------------------------------------------------------- */
 
 static const luaL_Reg client_methods[] = {
@@ -633,6 +659,7 @@ static const luaL_Reg client_metamethods[] = {
 static const luaL_Reg module_functions[] = {
     {"new", module_new},
     {"configure", module_configure},
+    {"_memory", module_memory},
     {"auth", module_auth},
     {"set_webhook_status", module_set_webhook_status},
     {"set_webhook_config", module_set_webhook_config},
@@ -695,6 +722,14 @@ int luaopen_mmc(lua_State *L) {
                                                      mmc_lua_push_functions,
                                                      mmc_lua_each_functions,
                                                      mmc_lua_download_functions, NULL};
+    lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_MEMORY);
+    if (lua_isnil(L, -1)) { /* one account per Lua state, however often the module loads */
+        mmc_memory *memory = lua_newuserdata(L, sizeof *memory);
+        memory->allocations = 0;
+        memory->bytes = 0;
+        lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_MEMORY);
+    }
+    lua_pop(L, 1);
     lua_newtable(L); /* the module's state: the upvalue of every function */
     int state = lua_gettop(L);
     add_json_codec(L);

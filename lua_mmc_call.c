@@ -98,10 +98,11 @@ mmc_client *mmc_lua_begin_call(lua_State *L, int client_arg, mmc_lua_call *call)
     const mmc_token_cache *cache = NULL;
     if (!lua_isnil(L, -1))
         cache = mmc_lua_token_store_bind(&call->store, L, -1, mmc_client_timeout(client));
+    call->store.memory = mmc_client_memory(client);
     call->has_store = cache != NULL;
     mmc_client_use_token_cache(client, cache);
     call->box->busy = 1;
-    mmc_result_init(&call->result);
+    mmc_result_init_in(&call->result, mmc_client_memory(client));
     return client;
 }
 

@@ -314,7 +314,8 @@ static int client_conference(lua_State *L) {
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, 1);
     mmc_compat_setuservalue(L, -2);
-    box->conference = mmc_conference_new(id, id_length, password, password_length);
+    box->conference =
+        mmc_conference_new(id, id_length, password, password_length, mmc_lua_state_memory(L));
     if (box->conference == NULL)
         luaL_error(L, "mmc: out of memory");
     return 1;

@@ -193,10 +193,11 @@ static int download(lua_State *L, mmc_client *client, int *busy, int entry_arg) 
     download_options options;
     read_options(L, options_arg, &options);
 
+    mmc_memory *memory = mmc_lua_state_memory(L);
     mmc_buffer url, token, path;
-    mmc_buffer_init(&url);
-    mmc_buffer_init(&token);
-    mmc_buffer_init(&path);
+    mmc_buffer_init_in(&url, memory);
+    mmc_buffer_init_in(&token, memory);
+    mmc_buffer_init_in(&path, memory);
     copy_entry_field(L, entry_arg, "url", &url);
     const char *url_problem = mmc_download_url_problem(url.data);
     if (url_problem != NULL) {
@@ -223,7 +224,7 @@ static int download(lua_State *L, mmc_client *client, int *busy, int entry_arg) 
         size_t length = 0;
         const char *text = lua_tolstring(L, path_arg, &length);
         mmc_buffer problem;
-        mmc_buffer_init(&problem);
+        mmc_buffer_init_in(&problem, memory);
         int bad = memchr(text, '\0', length) != NULL
                       ? (mmc_buffer_append_string(&problem, "path holds a NUL byte"), 1)
                       : mmc_download_path_problem(text, &problem) != 0;
@@ -265,7 +266,7 @@ static int download(lua_State *L, mmc_client *client, int *busy, int entry_arg) 
         .timeout = options.timeout,
     };
     mmc_result result;
-    mmc_result_init(&result);
+    mmc_result_init_in(&result, memory);
     uint64_t bytes = 0;
     *busy = 1;
     int outcome = mmc_client_download(client, &download, &result, &bytes);

@@ -6,6 +6,11 @@
 #define LUA_MMC_FACES_H
 
 #include "lua_mmc_compat.h"
+#include "src/memory.h"
+
+/* lua_mmc.c: the Lua state's account of mmc's allocations (src/memory.h), made by luaopen_mmc
+ * and kept in the registry; every client, batch and buffer of the face is charged to it. */
+mmc_memory *mmc_lua_state_memory(lua_State *L);
 
 /* lua_mmc_request.c: client:request, client:request_all, mmc.request, mmc.request_all. */
 extern const luaL_Reg mmc_lua_request_methods[];

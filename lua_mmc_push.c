@@ -77,7 +77,7 @@ static int module_verify_push(lua_State *L) {
     }
 
     mmc_buffer reason;
-    mmc_buffer_init(&reason);
+    mmc_buffer_init_in(&reason, mmc_lua_state_memory(L));
     long long now_ms = (long long)(mmc_clock_unix_precise() * 1000);
     if (mmc_push_verify(body, body_length, keys, key_count, max_age, now_ms, &reason) != 0) {
         lua_pushnil(L);
@@ -108,7 +108,7 @@ static int module_push_event_id(lua_State *L) {
     const char *body = lua_tolstring(L, 1, &body_length);
     char id[MMC_SHA256_HEX_LENGTH + 1];
     mmc_buffer reason;
-    mmc_buffer_init(&reason);
+    mmc_buffer_init_in(&reason, mmc_lua_state_memory(L));
     if (mmc_push_event_id(body, body_length, id, &reason) != 0) {
         lua_pushnil(L);
         lua_pushlstring(L, reason.data, reason.length);
@@ -140,7 +140,7 @@ static int module_push_reply(lua_State *L) {
     if (nonce == NULL)
         luaL_argerror(L, 1, "a meeting.verify push must have a string 'nonce'");
     mmc_buffer reply;
-    mmc_buffer_init(&reply);
+    mmc_buffer_init_in(&reply, mmc_lua_state_memory(L));
     if (mmc_push_verify_reply(nonce, nonce_length, &reply) != 0) {
         mmc_buffer_free(&reply);
         luaL_argerror(L, 1, "the push's nonce is not valid UTF-8");

@@ -448,7 +448,7 @@ static void add_batch_request(lua_State *L, int requests_arg, int index, mmc_bat
         option_error(L, options_at, &options, problem);
     mmc_api_call api_call = api_call_of(method, path, path_length, &options);
     mmc_buffer bad;
-    mmc_buffer_init(&bad);
+    mmc_buffer_init_in(&bad, mmc_client_memory(client));
     if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad) != 0) {
         lua_pushfstring(L, "requests[%d]: %s", index, mmc_buffer_text(&bad));
         mmc_buffer_free(&bad);
@@ -507,7 +507,7 @@ static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
     }
     lua_setmetatable(L, -2);
     int box_at = lua_gettop(L);
-    box->batch = mmc_batch_new(count);
+    box->batch = mmc_batch_new(count, mmc_client_memory(client));
     if (box->batch == NULL)
         luaL_error(L, "mmc: out of memory");
     for (size_t i = 1; i <= count; i++) {

@@ -179,7 +179,7 @@ static int index_methods(lua_State *L) {
 static void store_drop(void *context, const char *key, const char *value) {
     mmc_lua_token_store *binding = context;
     mmc_buffer current;
-    mmc_buffer_init(&current);
+    mmc_buffer_init_in(&current, binding->memory);
     int holds_it = store_get(binding, key, NULL, &current) && strcmp(current.data, value) == 0;
     mmc_buffer_free(&current);
     if (!holds_it)

@@ -37,6 +37,7 @@ typedef struct mmc_lua_token_store {
     int holds_lock;
     int yielded; /* a method tried to yield: the store is not called again */
     char lock_key[128];
+    mmc_memory *memory; /* the client's account (memory.h), for the binding's own scratch */
 } mmc_lua_token_store;
 
 /* Raises (blaming argument `arg`) unless the value at `index` is a table or userdata with get

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lua_mmc_faces.h"
+
 #define FILE_METATABLE "mmc.file"
 #define MAX_CALLBACK_ERROR 300 /* bytes of what a callback raised, kept in the message */
 
@@ -341,7 +343,7 @@ static int output_write(void *ctx, const char *data, size_t length) {
     mmc_lua_transfer *transfer = ctx;
     callback_call call = {.function_at = transfer->output_at, .data = data, .length = length};
     mmc_buffer why;
-    mmc_buffer_init(&why);
+    mmc_buffer_init_in(&why, transfer->transfer.stopped.memory);
     int outcome = run_callback(transfer, &call, "output", &why);
     if (outcome != 0)
         mmc_sink_fail(&transfer->sink, mmc_buffer_text(&why));
@@ -363,7 +365,8 @@ mmc_transfer *mmc_lua_transfer_begin(lua_State *L, mmc_lua_transfer *transfer) {
         return NULL;
     mmc_transfer *core = &transfer->transfer;
     memset(core, 0, sizeof *core);
-    mmc_buffer_init(&core->stopped);
+    mmc_memory *memory = mmc_lua_state_memory(L);
+    mmc_buffer_init_in(&core->stopped, memory);
     core->raw = transfer->raw;
     if (transfer->output_at != 0 || transfer->progress_at != 0) {
         lua_pushcfunction(L, call_function);
@@ -378,11 +381,12 @@ mmc_transfer *mmc_lua_transfer_begin(lua_State *L, mmc_lua_transfer *transfer) {
         core->form_count = transfer->part_count;
     }
     if (transfer->output_at != 0 && lua_type(L, transfer->output_at) == LUA_TFUNCTION) {
-        mmc_sink_open_callback(&transfer->sink, output_write, transfer, transfer->max_size);
+        mmc_sink_open_callback(&transfer->sink, output_write, transfer, transfer->max_size,
+                               memory);
         transfer->has_sink = 1;
     } else if (transfer->output_at != 0) {
         mmc_buffer problem;
-        mmc_buffer_init(&problem);
+        mmc_buffer_init_in(&problem, memory);
         if (mmc_sink_open_path(&transfer->sink, lua_tostring(L, transfer->output_at),
                                transfer->max_size, &problem) != 0) {
             mmc_sink_abandon(&transfer->sink);

@@ -9,8 +9,8 @@ bench/run keeps its raw lines in bench/results.txt, beside the results.md and sp
 from them, so that the check (spec/docs_spec.lua runs it) proves no figure was edited by hand
 or spliced in from another run. In SPEED.md, the text between a line
 `<!-- bench/report.py: NAME -->` and the next `<!-- end of bench/report.py -->` is replaced by
-the block NAME (run, calls, instructions, profile, auth, wan, targets); the rest is prose
-without figures.
+the block NAME (run, calls, instructions, profile, auth, wan, targets, and soak: bench/soak's
+runs, from bench/soak.txt beside RESULTS.txt); the rest is prose without figures.
 
 RESULTS.txt holds, one a line:
     RESULT <key> calls=N wall=S cpu=S p50=US p99=US hwm=KB [first=US]
@@ -629,6 +629,10 @@ def report(results_path):
         printed += ["", "server capacity (wrk -t2 -c32, same URL, same run): %s requests/s" %
                     fmt(wrk.get("requests_per_s"))]
     printed += ["", "| target | measured | |", "|---|---|---|"] + targets
+    soak_md, soak_block = soak_report(os.path.join(os.path.dirname(results_path), "soak.txt"))
+    md += soak_md
+    if soak_block:
+        blocks["soak"] = soak_block
     return "\n".join(md) + "\n", blocks, printed
 
 
@@ -660,6 +664,31 @@ def download_summary(runs):
         out["curlsync"]["vs_plain"] = statistics.median(
             a["rate"] / b["rate"] for a, b in zip(synced, curl))
     return out
+
+
+def soak_report(path):
+    """bench/soak's runs (issue 23), from bench/soak.txt: each run's output as bench/soak
+    printed it, after a line `RUN <command> | <date> | <commit>`. results.md gets every run
+    whole; speed.md's `soak` block each run's summary and verdict lines."""
+    if not os.path.exists(path):
+        return [], None
+    runs = []
+    for line in open(path).read().splitlines():
+        if line.startswith("RUN "):
+            runs.append((line[4:], []))
+        elif runs:
+            runs[-1][1].append(line)
+    md = ["", "## Memory over a long run (bench/soak)", "",
+          "Written from `bench/soak.txt`, the output of these runs of `bench/soak` as it printed "
+          "it (docs/speed.md, \"Memory over a long run\", says how to read it)."]
+    block = []
+    for header, lines in runs:
+        md += ["", "`%s`" % header, "", "```text"] + lines + ["```"]
+        block += ["`%s`:" % header, "", "```text"]
+        block += [l for l in lines if l.startswith("# ") and not l.startswith("# per line")
+                  or l.startswith("VERDICT")]
+        block += ["```", ""]
+    return md, block[:-1] if block else None
 
 
 def batch_summary(many):

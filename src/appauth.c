@@ -27,7 +27,7 @@ int mmc_appauth_build(const mmc_credentials *credentials, long long unix_now, co
     mmc_buffer to_sign;
     int status = -1;
 
-    mmc_buffer_init(&to_sign);
+    mmc_buffer_init_in(&to_sign, body->memory);
     if (credentials->sp_mode) {
         if (mmc_buffer_append_format(&to_sign, "%s:%s:%s:%lld:%s", credentials->app_id, corp_id,
                                      user_id, expire_time, nonce) != 0)

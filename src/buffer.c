@@ -7,18 +7,23 @@
 
 #include <openssl/crypto.h>
 
-void mmc_buffer_init(mmc_buffer *buffer) {
+void mmc_buffer_init_in(mmc_buffer *buffer, mmc_memory *memory) {
     buffer->data = NULL;
     buffer->length = 0;
     buffer->capacity = 0;
+    buffer->memory = memory;
+}
+
+void mmc_buffer_init(mmc_buffer *buffer) {
+    mmc_buffer_init_in(buffer, NULL);
 }
 
 void mmc_buffer_free(mmc_buffer *buffer) {
     if (buffer->data != NULL) {
         OPENSSL_cleanse(buffer->data, buffer->capacity);
-        free(buffer->data);
+        mmc_memory_free(buffer->memory, buffer->data);
     }
-    mmc_buffer_init(buffer);
+    mmc_buffer_init_in(buffer, buffer->memory);
 }
 
 void mmc_buffer_clear(mmc_buffer *buffer) {
@@ -40,13 +45,13 @@ static int buffer_reserve(mmc_buffer *buffer, size_t extra) {
     size_t capacity = buffer->capacity ? buffer->capacity : 64;
     while (capacity < needed)
         capacity *= 2;
-    char *data = malloc(capacity);
+    char *data = mmc_memory_alloc(buffer->memory, capacity);
     if (data == NULL)
         return -1;
     if (buffer->data != NULL) {
         memcpy(data, buffer->data, buffer->length + 1);
         OPENSSL_cleanse(buffer->data, buffer->capacity);
-        free(buffer->data);
+        mmc_memory_free(buffer->memory, buffer->data);
     } else {
         data[0] = '\0';
     }

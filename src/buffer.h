@@ -10,12 +10,18 @@
 
 #include <stddef.h>
 
+#include "memory.h"
+
 typedef struct mmc_buffer {
     char *data;      /* NUL-terminated; NULL until the first append */
     size_t length;   /* bytes used, not counting the terminator */
     size_t capacity; /* bytes allocated, counting the terminator */
+    mmc_memory *memory; /* the account its storage is charged to (memory.h), NULL: none */
 } mmc_buffer;
 
+/* An empty buffer charging its storage to `memory` (memory.h). */
+void mmc_buffer_init_in(mmc_buffer *buffer, mmc_memory *memory);
+/* An empty buffer charged to no account: for the C tests and fuzzers only. */
 void mmc_buffer_init(mmc_buffer *buffer);
 /* Frees the storage after overwriting it (buffers may have held a token or a signature). */
 void mmc_buffer_free(mmc_buffer *buffer);

@@ -48,7 +48,7 @@ static void name_proxy_of(mmc_client *client, const mmc_transport *transport,
         strcmp(kind, "connection failed") != 0)
         return;
     mmc_buffer named;
-    mmc_buffer_init(&named);
+    mmc_buffer_init_in(&named, client->memory);
     if (mmc_buffer_append_format(&named, "proxy %s (proxy ", mmc_buffer_text(&result->message)) ==
             0 &&
         mmc_proxy_describe(&named, client->proxy) == 0 && mmc_buffer_append_string(&named, ")") == 0) {
@@ -133,14 +133,14 @@ static void redact_in(mmc_client *client, mmc_result *result, const char *extra,
 
 void mmc_call_redact(mmc_client *client, mmc_result *result, const char *extra) {
     mmc_buffer none;
-    mmc_buffer_init(&none);
+    mmc_buffer_init_in(&none, client->memory);
     redact_in(client, result, extra, client->answer_body != NULL ? client->answer_body : &none,
               NULL);
 }
 
 void mmc_call_redact_headers(mmc_client *client, mmc_result *result, mmc_buffer *headers) {
     mmc_buffer none;
-    mmc_buffer_init(&none);
+    mmc_buffer_init_in(&none, client->memory);
     redact_in(client, result, NULL, client->answer_body != NULL ? client->answer_body : &none,
               headers);
 }
@@ -196,7 +196,7 @@ static int keep_headers(mmc_client *client, const mmc_header *headers, size_t co
     if (count == 0)
         return 0;
     if (count > client->header_capacity) {
-        mmc_header *grown = realloc(client->headers, count * sizeof *grown);
+        mmc_header *grown = mmc_memory_realloc(client->memory, client->headers, count * sizeof *grown);
         if (grown == NULL)
             return -1;
         client->headers = grown;

@@ -14,8 +14,12 @@
 #include "version.h"
 
 void mmc_result_init(mmc_result *result) {
+    mmc_result_init_in(result, NULL);
+}
+
+void mmc_result_init_in(mmc_result *result, mmc_memory *memory) {
     result->status = 0;
-    mmc_buffer_init(&result->message);
+    mmc_buffer_init_in(&result->message, memory);
     result->body = NULL;
     result->body_length = 0;
     result->body_is_json = 0;
@@ -27,19 +31,19 @@ void mmc_result_free(mmc_result *result) {
     result->body_length = 0;
 }
 
-static void free_secret(char *text) {
+static void free_secret(mmc_memory *memory, char *text) {
     if (text != NULL) {
         mmc_wipe(text, strlen(text));
-        free(text);
+        mmc_memory_free(memory, text);
     }
 }
 
 /* A copy of an optional string: NULL and "" both stay NULL. Returns -1 when out of memory. */
-static int copy_optional(char **to, const char *from) {
+static int copy_optional(mmc_memory *memory, char **to, const char *from) {
     *to = NULL;
     if (from == NULL || from[0] == '\0')
         return 0;
-    *to = strdup(from);
+    *to = mmc_memory_strdup(memory, from);
     return *to != NULL ? 0 : -1;
 }
 
@@ -51,20 +55,22 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     }
     if (config->ca_file != NULL && mmc_ca_file_problem(config->ca_file, problem) != 0)
         return NULL;
-    mmc_client *client = calloc(1, sizeof *client);
+    mmc_memory *memory = config->memory;
+    mmc_client *client = mmc_memory_calloc(memory, 1, sizeof *client);
     if (client == NULL) {
         mmc_buffer_append_string(problem, "out of memory");
         return NULL;
     }
-    mmc_token_init(&client->token);
-    mmc_buffer_init(&client->cache_key);
-    mmc_buffer_init(&client->cache_value);
-    mmc_buffer_init(&client->url);
-    mmc_buffer_init(&client->request);
-    mmc_redactor_init(&client->redactor);
-    mmc_buffer_init(&client->query);
-    mmc_buffer_init(&client->header_text);
-    mmc_exchange_log_init(&client->exchanges);
+    client->memory = memory;
+    mmc_token_init(&client->token, memory);
+    mmc_buffer_init_in(&client->cache_key, memory);
+    mmc_buffer_init_in(&client->cache_value, memory);
+    mmc_buffer_init_in(&client->url, memory);
+    mmc_buffer_init_in(&client->request, memory);
+    mmc_redactor_init(&client->redactor, memory);
+    mmc_buffer_init_in(&client->query, memory);
+    mmc_buffer_init_in(&client->header_text, memory);
+    mmc_exchange_log_init(&client->exchanges, memory);
     client->record_exchanges = config->record_exchanges;
     client->sp_mode = config->sp_mode;
     client->timeout = config->timeout;
@@ -74,12 +80,13 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
     size_t endpoint_length = strlen(endpoint);
     while (endpoint_length > 0 && endpoint[endpoint_length - 1] == '/')
         endpoint_length--;
-    client->endpoint = strndup(endpoint, endpoint_length);
-    if (client->endpoint == NULL || copy_optional(&client->app_id, config->app_id) != 0 ||
-        copy_optional(&client->app_key, config->app_key) != 0 ||
-        copy_optional(&client->user_id, config->user_id) != 0 ||
-        copy_optional(&client->corp_id, config->corp_id) != 0 ||
-        (config->proxy != NULL && (client->proxy = strdup(config->proxy)) == NULL)) {
+    client->endpoint = mmc_memory_strndup(memory, endpoint, endpoint_length);
+    if (client->endpoint == NULL || copy_optional(memory, &client->app_id, config->app_id) != 0 ||
+        copy_optional(memory, &client->app_key, config->app_key) != 0 ||
+        copy_optional(memory, &client->user_id, config->user_id) != 0 ||
+        copy_optional(memory, &client->corp_id, config->corp_id) != 0 ||
+        (config->proxy != NULL &&
+         (client->proxy = mmc_memory_strdup(memory, config->proxy)) == NULL)) {
         mmc_buffer_append_string(problem, "out of memory");
         mmc_client_free(client);
         return NULL;
@@ -104,6 +111,7 @@ mmc_client *mmc_client_new(const mmc_config *config, mmc_buffer *problem) {
         .user_agent = user_agent,
         .proxy = client->proxy,
         .no_proxy = config->no_proxy,
+        .memory = memory,
     };
     if (mmc_transport_open(&client->transport, &options, problem) != 0) {
         mmc_client_free(client);
@@ -125,15 +133,20 @@ void mmc_client_free(mmc_client *client) {
     mmc_redactor_free(&client->redactor);
     mmc_buffer_free(&client->query);
     mmc_buffer_free(&client->header_text);
-    free(client->headers);
+    mmc_memory *memory = client->memory;
+    mmc_memory_free(memory, client->headers);
     mmc_exchange_log_free(&client->exchanges);
-    free_secret(client->proxy);
-    free_secret(client->app_key);
-    free_secret(client->app_id);
-    free_secret(client->user_id);
-    free_secret(client->corp_id);
-    free(client->endpoint);
-    free(client);
+    free_secret(memory, client->proxy);
+    free_secret(memory, client->app_key);
+    free_secret(memory, client->app_id);
+    free_secret(memory, client->user_id);
+    free_secret(memory, client->corp_id);
+    mmc_memory_free(memory, client->endpoint);
+    mmc_memory_free(memory, client);
+}
+
+mmc_memory *mmc_client_memory(const mmc_client *client) {
+    return client->memory;
 }
 
 const char *mmc_client_missing_credential(const mmc_client *client) {

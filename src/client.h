@@ -80,6 +80,8 @@ typedef struct mmc_config {
     const char *no_proxy;   /* with a proxy URL: the hosts that bypass it (libcurl's no_proxy
                              * syntax), or NULL for none */
     int record_exchanges;   /* 1: keep an exchange log of each call (exchange_log.h) */
+    mmc_memory *memory;     /* the account the client's storage is charged to (memory.h);
+                             * NULL: none (C tests) */
 } mmc_config;
 
 /* An event-push subscription, as set by POST .../link-config. NULL or "" leaves a field out;
@@ -208,6 +210,10 @@ const char *mmc_client_app_id(const mmc_client *client);
 const char *mmc_client_endpoint(const mmc_client *client);
 
 void mmc_result_init(mmc_result *result);
+/* The same, its message charged to `memory` (memory.h). */
+void mmc_result_init_in(mmc_result *result, mmc_memory *memory);
+/* The account a client's storage is charged to. */
+mmc_memory *mmc_client_memory(const mmc_client *client);
 void mmc_result_free(mmc_result *result);
 
 #endif

@@ -45,6 +45,7 @@ struct mmc_client {
     mmc_buffer *answer_body;
     mmc_buffer *answer_headers;
     int wants_headers; /* the single call under way returns the answer's headers (request) */
+    mmc_memory *memory;         /* the account all of the above is charged to (memory.h) */
 };
 
 /* ---- config.c */
@@ -86,7 +87,8 @@ typedef struct mmc_login {
     long long unix_now;
     double sent_at;
 } mmc_login;
-void mmc_login_init(mmc_login *login);
+/* A login whose buffers are charged to `memory` (memory.h). */
+void mmc_login_init(mmc_login *login, mmc_memory *memory);
 void mmc_login_free(mmc_login *login);
 /* Builds the login's request. 0, or -1 with the problem appended. */
 int mmc_session_login_request(mmc_client *client, mmc_login *login, mmc_buffer *problem);

@@ -11,6 +11,7 @@
 #include "request.h"
 
 struct mmc_conference {
+    mmc_memory *memory; /* the account it is charged to (memory.h) */
     char *id;
     size_t id_length;
     char *password; /* a secret: wiped when freed */
@@ -50,8 +51,8 @@ const char *mmc_conference_password_problem(const char *password, size_t length)
                         "options.password must not hold control characters");
 }
 
-static char *copy_text(const char *text, size_t length) {
-    char *copy = malloc(length + 1);
+static char *copy_text(mmc_memory *memory, const char *text, size_t length) {
+    char *copy = mmc_memory_alloc(memory, length + 1);
     if (copy != NULL) {
         memcpy(copy, text, length);
         copy[length] = '\0';
@@ -60,34 +61,36 @@ static char *copy_text(const char *text, size_t length) {
 }
 
 mmc_conference *mmc_conference_new(const char *id, size_t id_length, const char *password,
-                                   size_t password_length) {
-    mmc_conference *conference = calloc(1, sizeof *conference);
+                                   size_t password_length, mmc_memory *memory) {
+    mmc_conference *conference = mmc_memory_calloc(memory, 1, sizeof *conference);
     if (conference == NULL)
         return NULL;
-    conference->id = copy_text(id, id_length);
-    conference->password = copy_text(password, password_length);
+    conference->memory = memory;
+    mmc_buffer_init_in(&conference->token, memory);
+    mmc_buffer_init_in(&conference->body, memory);
+    conference->id = copy_text(memory, id, id_length);
+    conference->password = copy_text(memory, password, password_length);
     if (conference->id == NULL || conference->password == NULL) {
         mmc_conference_free(conference);
         return NULL;
     }
     conference->id_length = id_length;
     conference->password_length = password_length;
-    mmc_buffer_init(&conference->token);
-    mmc_buffer_init(&conference->body);
     return conference;
 }
 
 void mmc_conference_free(mmc_conference *conference) {
     if (conference == NULL)
         return;
-    free(conference->id);
+    mmc_memory *memory = conference->memory;
+    mmc_memory_free(memory, conference->id);
     if (conference->password != NULL) {
         mmc_wipe(conference->password, conference->password_length);
-        free(conference->password);
+        mmc_memory_free(memory, conference->password);
     }
     mmc_buffer_free(&conference->token); /* wipes */
     mmc_buffer_free(&conference->body);
-    free(conference);
+    mmc_memory_free(memory, conference);
 }
 
 const char *mmc_conference_id(const mmc_conference *conference) { return conference->id; }
@@ -191,7 +194,7 @@ static int read_token(mmc_conference *conference, const mmc_result *result, doub
 static int obtain_token(mmc_conference *conference, mmc_client *client, int renew,
                         mmc_result *result) {
     mmc_buffer old;
-    mmc_buffer_init(&old);
+    mmc_buffer_init_in(&old, conference->memory);
     if (renew && mmc_buffer_append(&old, conference->token.data, conference->token.length) != 0) {
         mmc_buffer_free(&old);
         return -1;
@@ -228,7 +231,7 @@ static int obtain_token(mmc_conference *conference, mmc_client *client, int rene
             mmc_buffer_append_string(&result->message,
                                      "the answer holds no data.token"); /* a 2xx without one */
         mmc_buffer message;
-        mmc_buffer_init(&message);
+        mmc_buffer_init_in(&message, conference->memory);
         mmc_buffer_append_format(&message, "meeting %s: no control token (%s): %s",
                                  conference->id,
                                  renew ? "keep-alive with the token" : "with the host password",

@@ -48,10 +48,11 @@ typedef struct mmc_conference mmc_conference;
 const char *mmc_conference_id_problem(const char *id, size_t length);
 const char *mmc_conference_password_problem(const char *password, size_t length);
 
-/* A handle for the meeting `id` with its host password (both copied), or NULL when memory ran
- * out. Both must have passed the checks above. */
+/* A handle for the meeting `id` with its host password (both copied), charged to `memory`
+ * (memory.h; the client's), or NULL when memory ran out. Both must have passed the checks
+ * above. */
 mmc_conference *mmc_conference_new(const char *id, size_t id_length, const char *password,
-                                   size_t password_length);
+                                   size_t password_length, mmc_memory *memory);
 /* Wipes the password and the token, frees. NULL is fine. */
 void mmc_conference_free(mmc_conference *conference);
 

@@ -221,7 +221,7 @@ static int transfer(mmc_client *client, download_state *state, mmc_result *resul
     mmc_response response;
     memset(&response, 0, sizeof response);
     mmc_buffer failure;
-    mmc_buffer_init(&failure);
+    mmc_buffer_init_in(&failure, client->memory);
     int outcome = mmc_transport_begin(&transport, &request, &failure);
     if (outcome == 0)
         outcome = mmc_transport_end(&transport, curl_easy_perform(transport.easy), &request,
@@ -287,12 +287,13 @@ int mmc_client_download(mmc_client *client, const mmc_download *download, mmc_re
     download_state state;
     memset(&state, 0, sizeof state);
     state.download = download;
-    mmc_buffer_init(&state.error_body);
-    mmc_buffer_init(&state.problem);
+    mmc_buffer_init_in(&state.error_body, client->memory);
+    mmc_buffer_init_in(&state.problem, client->memory);
     state.last_progress = mmc_clock_monotonic();
     int outcome = -2; /* the path refused: nothing sent */
     if (download->path == NULL) {
-        mmc_sink_open_callback(&state.sink, write_to_callback, &state, download->max_size);
+        mmc_sink_open_callback(&state.sink, write_to_callback, &state, download->max_size,
+                               client->memory);
         outcome = transfer(client, &state, result);
     } else if (mmc_sink_open_path(&state.sink, download->path, download->max_size,
                                   &result->message) == 0) {

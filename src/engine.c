@@ -14,6 +14,7 @@
 /* The client's engine: one multi handle and the easy handles it runs, kept between calls: its
  * connections are the client's one pool, whichever call (single, batch, login) opened them. */
 struct mmc_engine {
+    mmc_memory *memory; /* the account it is charged to (memory.h) */
     CURLM *multi;
     pid_t owner; /* the process that made it: a fork's child makes its own */
     mmc_transport slots[MMC_MAX_CONCURRENCY + 1]; /* + 1: the login's */
@@ -64,6 +65,7 @@ typedef struct batch_call {
 } batch_call;
 
 struct mmc_batch {
+    mmc_memory *memory; /* the account it is charged to (memory.h) */
     batch_call *calls;
     size_t count;
 };
@@ -73,47 +75,49 @@ static long to_milliseconds(double seconds) {
     return ms < 1 ? 1 : (long)ms;
 }
 
-static void call_init(batch_call *call) {
+/* A call whose buffers are charged to `memory` (memory.h). */
+static void call_init(batch_call *call, mmc_memory *memory) {
     memset(call, 0, sizeof *call);
-    mmc_buffer_init(&call->url);
-    mmc_buffer_init(&call->body);
-    mmc_buffer_init(&call->header_text);
-    mmc_result_init(&call->own_result);
+    mmc_buffer_init_in(&call->url, memory);
+    mmc_buffer_init_in(&call->body, memory);
+    mmc_buffer_init_in(&call->header_text, memory);
+    mmc_result_init_in(&call->own_result, memory);
     call->result = &call->own_result;
-    mmc_buffer_init(&call->answer_body);
-    mmc_buffer_init(&call->answer_headers);
-    mmc_exchange_log_init(&call->exchanges);
+    mmc_buffer_init_in(&call->answer_body, memory);
+    mmc_buffer_init_in(&call->answer_headers, memory);
+    mmc_exchange_log_init(&call->exchanges, memory);
     call->log = &call->exchanges;
     call->may_authenticate = 1;
     call->wants_headers = 1;
     call->slot = -1;
 }
 
-static void call_free(batch_call *call) {
+static void call_free(batch_call *call, mmc_memory *memory) {
     mmc_buffer_free(&call->url);
     mmc_buffer_free(&call->body); /* wiped: it may hold a secret */
     mmc_buffer_free(&call->header_text);
-    free(call->headers);
+    mmc_memory_free(memory, call->headers);
     mmc_result_free(&call->own_result);
     mmc_buffer_free(&call->answer_body);
     mmc_buffer_free(&call->answer_headers);
     mmc_exchange_log_free(&call->exchanges);
 }
 
-mmc_batch *mmc_batch_new(size_t count) {
+mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory) {
     if (count > MMC_MAX_BATCH)
         return NULL;
-    mmc_batch *batch = calloc(1, sizeof *batch);
+    mmc_batch *batch = mmc_memory_calloc(memory, 1, sizeof *batch);
     if (batch == NULL)
         return NULL;
-    batch->calls = calloc(count > 0 ? count : 1, sizeof *batch->calls);
+    batch->memory = memory;
+    batch->calls = mmc_memory_calloc(memory, count > 0 ? count : 1, sizeof *batch->calls);
     if (batch->calls == NULL) {
-        free(batch);
+        mmc_memory_free(memory, batch);
         return NULL;
     }
     batch->count = count;
     for (size_t i = 0; i < count; i++)
-        call_init(&batch->calls[i]);
+        call_init(&batch->calls[i], memory);
     return batch;
 }
 
@@ -121,9 +125,10 @@ void mmc_batch_free(mmc_batch *batch) {
     if (batch == NULL)
         return;
     for (size_t i = 0; i < batch->count; i++)
-        call_free(&batch->calls[i]);
-    free(batch->calls);
-    free(batch);
+        call_free(&batch->calls[i], batch->memory);
+    mmc_memory *memory = batch->memory;
+    mmc_memory_free(memory, batch->calls);
+    mmc_memory_free(memory, batch);
 }
 
 int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
@@ -140,7 +145,7 @@ int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
         (call->body != NULL && mmc_buffer_append(&to->body, call->body, call->body_length) != 0))
         return mmc_buffer_append_string(problem, "out of memory"), -1;
     if (call->header_count > 0) {
-        to->headers = calloc(call->header_count, sizeof *to->headers);
+        to->headers = mmc_memory_calloc(batch->memory, call->header_count, sizeof *to->headers);
         if (to->headers == NULL)
             return mmc_buffer_append_string(problem, "out of memory"), -1;
         for (size_t i = 0; i < call->header_count; i++)
@@ -207,7 +212,7 @@ void mmc_engine_free(struct mmc_engine *engine) {
     if (engine == NULL)
         return;
     engine_release(engine);
-    free(engine);
+    mmc_memory_free(engine->memory, engine);
 }
 
 /* The client's engine with `slots` easy handles, made (or remade, in a fork's child) as
@@ -215,9 +220,10 @@ void mmc_engine_free(struct mmc_engine *engine) {
 static struct mmc_engine *engine_for(mmc_client *client, int slots) {
     struct mmc_engine *engine = client->engine;
     if (engine == NULL) {
-        engine = calloc(1, sizeof *engine);
+        engine = mmc_memory_calloc(client->memory, 1, sizeof *engine);
         if (engine == NULL)
             return NULL;
+        engine->memory = client->memory;
         client->engine = engine;
     }
     if (engine->multi != NULL && engine->owner != getpid())
@@ -617,11 +623,11 @@ static int run_calls(mmc_client *client, batch_call *calls, size_t count, int co
     run.count = count;
     run.concurrency = concurrency;
     run.login_only = login_only;
-    call_init(&run.login);
+    call_init(&run.login, client->memory);
     run.login.is_login = 1;
     run.login.state = CALL_DONE;
     run.login.log = &client->exchanges;
-    mmc_login_init(&run.login_request);
+    mmc_login_init(&run.login_request, client->memory);
     for (size_t i = 0; i < count; i++)
         run.done += calls[i].state == CALL_DONE;
     run.engine = engine_for(client, concurrency + 1);
@@ -669,7 +675,7 @@ static int run_calls(mmc_client *client, batch_call *calls, size_t count, int co
         outcome = run.login_failed || run.engine == NULL ? -1 : 0;
     }
     mmc_login_free(&run.login_request);
-    call_free(&run.login);
+    call_free(&run.login, client->memory);
     return outcome;
 }
 
@@ -692,7 +698,7 @@ int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) 
 int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *api_call,
                     int may_authenticate, mmc_result *result) {
     batch_call call;
-    call_init(&call);
+    call_init(&call, client->memory);
     const char *method = mmc_request_known_method(api_call->method);
     call.method = method;
     call.idempotent = api_call->retry == MMC_RETRY_AS_METHOD
@@ -716,18 +722,18 @@ int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *api
     client->answer_body = NULL;
     client->answer_headers = NULL;
     run_calls(client, &call, 1, 1, 0);
-    call_free(&call);
+    call_free(&call, client->memory);
     return result->status != 0 && result->message.length == 0 ? 0 : -1;
 }
 
 int mmc_engine_login(mmc_client *client, mmc_result *result) {
     batch_call call;
-    call_init(&call);
+    call_init(&call, client->memory);
     call.result = result;
     call.state = CALL_DONE;
     client->answer_body = NULL;
     client->answer_headers = NULL;
     int outcome = run_calls(client, &call, 1, 1, 1);
-    call_free(&call);
+    call_free(&call, client->memory);
     return outcome;
 }

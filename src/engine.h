@@ -41,7 +41,7 @@
 typedef struct mmc_batch mmc_batch;
 
 /* A batch of `count` calls, none set yet; NULL when out of memory. */
-mmc_batch *mmc_batch_new(size_t count);
+mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory);
 void mmc_batch_free(mmc_batch *batch);
 
 /* Checks call number `index` (as mmc_client_request would) and copies it: 0, or -1 with the

@@ -3,17 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-void mmc_exchange_log_init(mmc_exchange_log *log) {
+void mmc_exchange_log_init(mmc_exchange_log *log, mmc_memory *memory) {
     log->entries = NULL;
     log->count = 0;
     log->capacity = 0;
-    mmc_buffer_init(&log->paths);
+    mmc_buffer_init_in(&log->paths, memory);
 }
 
 void mmc_exchange_log_free(mmc_exchange_log *log) {
-    free(log->entries);
+    mmc_memory *memory = log->paths.memory;
+    mmc_memory_free(memory, log->entries);
     mmc_buffer_free(&log->paths);
-    mmc_exchange_log_init(log);
+    mmc_exchange_log_init(log, memory);
 }
 
 void mmc_exchange_log_clear(mmc_exchange_log *log) {
@@ -25,7 +26,7 @@ mmc_exchange *mmc_exchange_log_add(mmc_exchange_log *log, const char *method, co
                                    size_t path_length, const char *request_id) {
     if (log->count == log->capacity) {
         size_t capacity = log->capacity ? 2 * log->capacity : 8;
-        mmc_exchange *grown = realloc(log->entries, capacity * sizeof *grown);
+        mmc_exchange *grown = mmc_memory_realloc(log->paths.memory, log->entries, capacity * sizeof *grown);
         if (grown == NULL)
             return NULL;
         log->entries = grown;

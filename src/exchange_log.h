@@ -36,7 +36,8 @@ typedef struct mmc_exchange_log {
     mmc_buffer paths; /* the paths, one after the other */
 } mmc_exchange_log;
 
-void mmc_exchange_log_init(mmc_exchange_log *log);
+/* Its storage is charged to `memory` (memory.h; paths.memory holds it). */
+void mmc_exchange_log_init(mmc_exchange_log *log, mmc_memory *memory);
 void mmc_exchange_log_free(mmc_exchange_log *log);
 /* Forgets every entry, keeping the storage. */
 void mmc_exchange_log_clear(mmc_exchange_log *log);

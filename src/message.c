@@ -32,7 +32,7 @@ int mmc_message_append_clean(mmc_buffer *out, const char *text, size_t length, s
 /* Appends a decoded JSON string member, cleaned. */
 static int append_clean_member(mmc_buffer *out, const mmc_json_value *value) {
     mmc_buffer decoded;
-    mmc_buffer_init(&decoded);
+    mmc_buffer_init_in(&decoded, out->memory);
     int status = mmc_json_string_value(value, &decoded) != 0 ||
                          mmc_message_append_clean(out, mmc_buffer_text(&decoded), decoded.length,
                                                   MMC_MESSAGE_MAX_SERVER_TEXT) != 0

@@ -6,15 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void mmc_owned_sockets_init(mmc_owned_sockets *owned) {
+void mmc_owned_sockets_init(mmc_owned_sockets *owned, mmc_memory *memory) {
     owned->sockets = NULL;
     owned->count = 0;
     owned->capacity = 0;
+    owned->memory = memory;
 }
 
 void mmc_owned_sockets_free(mmc_owned_sockets *owned) {
-    free(owned->sockets);
-    mmc_owned_sockets_init(owned);
+    mmc_memory_free(owned->memory, owned->sockets);
+    mmc_owned_sockets_init(owned, owned->memory);
 }
 
 /* Makes room for one more socket before it is opened, so that a socket once open is always
@@ -23,7 +24,7 @@ static int reserve_one(mmc_owned_sockets *owned) {
     if (owned->count < owned->capacity)
         return 0;
     size_t capacity = owned->capacity ? owned->capacity * 2 : 4;
-    mmc_owned_socket *grown = realloc(owned->sockets, capacity * sizeof *grown);
+    mmc_owned_socket *grown = mmc_memory_realloc(owned->memory, owned->sockets, capacity * sizeof *grown);
     if (grown == NULL)
         return -1;
     owned->sockets = grown;

@@ -19,6 +19,8 @@
 
 #include <curl/curl.h>
 
+#include "memory.h"
+
 typedef struct mmc_owned_socket {
     curl_socket_t fd;
     dev_t device; /* the socket's identity, as fstat saw it when it was opened */
@@ -29,9 +31,10 @@ typedef struct mmc_owned_sockets {
     mmc_owned_socket *sockets; /* open now, in the order they were opened */
     size_t count;
     size_t capacity;
+    mmc_memory *memory; /* the account the list is charged to (memory.h) */
 } mmc_owned_sockets;
 
-void mmc_owned_sockets_init(mmc_owned_sockets *owned);
+void mmc_owned_sockets_init(mmc_owned_sockets *owned, mmc_memory *memory);
 
 /* Forgets every socket (they must be closed or disowned already) and frees the list. */
 void mmc_owned_sockets_free(mmc_owned_sockets *owned);

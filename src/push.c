@@ -155,13 +155,13 @@ static int signature_matches(const mmc_buffer *text, const mmc_push_key *key,
  * has any, without the whitespace between its tokens: what Huawei signs, by its documented
  * example); -1 when none did, -2 when out of memory. */
 static long long find_signing_key(const mmc_json_field *fields, const mmc_push_key *keys,
-                                  size_t key_count, const char *received) {
+                                  size_t key_count, const char *received, mmc_memory *memory) {
     const mmc_json_value *event_info = &fields[EVENT_INFO].value;
     int has_whitespace =
         strip_whitespace_between_tokens(event_info->start, event_info->length, NULL) > 0;
     mmc_buffer as_sent, compact;
-    mmc_buffer_init(&as_sent);
-    mmc_buffer_init(&compact);
+    mmc_buffer_init_in(&as_sent, memory);
+    mmc_buffer_init_in(&compact, memory);
     long long found = -2;
     if (build_signed_text(fields, 0, &as_sent) != 0 ||
         (has_whitespace && build_signed_text(fields, 1, &compact) != 0))
@@ -204,7 +204,7 @@ int mmc_push_verify(const char *body, size_t length, const mmc_push_key *keys, s
         mmc_buffer_append_string(reason, "the push's signature is not 64 hex digits");
         return -1;
     }
-    long long key_index = find_signing_key(fields, keys, key_count, received);
+    long long key_index = find_signing_key(fields, keys, key_count, received, reason->memory);
     if (key_index == -2) {
         mmc_buffer_append_string(reason, "out of memory");
         return -1;
@@ -253,7 +253,7 @@ int mmc_push_event_id(const char *body, size_t length, char out[MMC_SHA256_HEX_L
     }
     const mmc_json_value *event_info = &fields[1].value;
     mmc_buffer text;
-    mmc_buffer_init(&text);
+    mmc_buffer_init_in(&text, reason->memory);
     int ok = mmc_json_string_value(&fields[0].value, &text) == 0 &&
              mmc_buffer_append(&text, "\n", 1) == 0 &&
              strip_whitespace_between_tokens(event_info->start, event_info->length, &text) >= 0 &&

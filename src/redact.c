@@ -24,20 +24,21 @@ static size_t home_slot(const mmc_redactor *redactor, uint64_t piece) {
     return (size_t)((piece * 0x9E3779B97F4A7C15ull) >> redactor->shift);
 }
 
-void mmc_redactor_init(mmc_redactor *redactor) {
+void mmc_redactor_init(mmc_redactor *redactor, mmc_memory *memory) {
     memset(redactor, 0, sizeof *redactor);
-    mmc_buffer_init(&redactor->kept);
+    mmc_buffer_init_in(&redactor->kept, memory);
 }
 
 void mmc_redactor_free(mmc_redactor *redactor) {
     if (redactor->slots != NULL) {
         OPENSSL_cleanse(redactor->slots, redactor->capacity * sizeof *redactor->slots);
-        free(redactor->slots);
+        mmc_memory_free(redactor->kept.memory, redactor->slots);
     }
-    free(redactor->used);
-    free(redactor->pairs);
+    mmc_memory *memory = redactor->kept.memory;
+    mmc_memory_free(memory, redactor->used);
+    mmc_memory_free(memory, redactor->pairs);
     mmc_buffer_free(&redactor->kept); /* wipes */
-    mmc_redactor_init(redactor);
+    mmc_redactor_init(redactor, memory);
 }
 
 /* 1 when the redactor was prepared for exactly these secrets (the ones worth looking for). */
@@ -93,9 +94,10 @@ int mmc_redactor_prepare(mmc_redactor *redactor, const mmc_secret *secrets, size
             redactor->capacity *= 2;
             redactor->shift--;
         }
-        redactor->slots = calloc(redactor->capacity, sizeof *redactor->slots);
-        redactor->used = calloc(redactor->capacity, 1);
-        redactor->pairs = calloc(65536 / 64, sizeof *redactor->pairs);
+        mmc_memory *memory = redactor->kept.memory;
+        redactor->slots = mmc_memory_calloc(memory, redactor->capacity, sizeof *redactor->slots);
+        redactor->used = mmc_memory_calloc(memory, redactor->capacity, 1);
+        redactor->pairs = mmc_memory_calloc(memory, 65536 / 64, sizeof *redactor->pairs);
         if (redactor->slots == NULL || redactor->used == NULL || redactor->pairs == NULL)
             goto fail;
         for (size_t i = 0; i < count; i++)
@@ -154,7 +156,7 @@ int mmc_redactor_contains(const mmc_redactor *redactor, const char *text, size_t
 
 int mmc_redact_contains(const char *text, size_t length, const mmc_secret *secrets, size_t count) {
     mmc_redactor redactor;
-    mmc_redactor_init(&redactor);
+    mmc_redactor_init(&redactor, NULL); /* no account at hand: C tests and fuzzers only */
     int found = mmc_redactor_prepare(&redactor, secrets, count) == 0 &&
                 mmc_redactor_contains(&redactor, text, length);
     mmc_redactor_free(&redactor);
@@ -172,7 +174,7 @@ static int redact_pass(const mmc_redactor *redactor, mmc_buffer *text, int *chan
     const char *data = mmc_buffer_text(text);
     size_t length = text->length, copied = 0;
     mmc_buffer out;
-    mmc_buffer_init(&out);
+    mmc_buffer_init_in(&out, text->memory);
     *changed = 0;
     int quick = !redactor->has_short && redactor->pairs != NULL;
     for (size_t at = 0; at < length;) {
@@ -245,7 +247,7 @@ int mmc_redactor_text(const mmc_redactor *redactor, mmc_buffer *text) {
 
 int mmc_redact_text(mmc_buffer *text, const mmc_secret *secrets, size_t count) {
     mmc_redactor redactor;
-    mmc_redactor_init(&redactor);
+    mmc_redactor_init(&redactor, text->memory);
     int status = mmc_redactor_prepare(&redactor, secrets, count) == 0
                      ? mmc_redactor_text(&redactor, text)
                      : -1;
@@ -278,8 +280,8 @@ static int is_number_byte(char c) {
 static int append_redacted_string(const mmc_redactor *redactor, mmc_buffer *out, const char *raw,
                                   size_t raw_length) {
     mmc_buffer decoded, encoded;
-    mmc_buffer_init(&decoded);
-    mmc_buffer_init(&encoded);
+    mmc_buffer_init_in(&decoded, out->memory);
+    mmc_buffer_init_in(&encoded, out->memory);
     mmc_json_value value = {MMC_JSON_STRING, raw, raw_length};
     int status = -1;
     if (mmc_json_string_value(&value, &decoded) != 0)
@@ -343,7 +345,7 @@ int mmc_redactor_json(const mmc_redactor *redactor, mmc_buffer *json) {
         !mmc_redactor_contains(redactor, text, json->length))
         return 0;
     mmc_buffer out;
-    mmc_buffer_init(&out);
+    mmc_buffer_init_in(&out, json->memory);
     int status = -1;
     if (redact_json_into(redactor, text, json->length, &out) != 0)
         goto done;
@@ -353,7 +355,7 @@ int mmc_redactor_json(const mmc_redactor *redactor, mmc_buffer *json) {
     }
     mmc_buffer_free(json);
     *json = out;
-    mmc_buffer_init(&out);
+    mmc_buffer_init_in(&out, json->memory);
     status = 0;
 done:
     if (status != 0)
@@ -364,7 +366,7 @@ done:
 
 int mmc_redact_json(mmc_buffer *json, const mmc_secret *secrets, size_t count) {
     mmc_redactor redactor;
-    mmc_redactor_init(&redactor);
+    mmc_redactor_init(&redactor, json->memory);
     int status = mmc_redactor_prepare(&redactor, secrets, count) == 0
                      ? mmc_redactor_json(&redactor, json)
                      : -1;

@@ -51,7 +51,8 @@ typedef struct mmc_redactor {
                           * are ruled out with it, before the table is looked at */
 } mmc_redactor;
 
-void mmc_redactor_init(mmc_redactor *redactor);
+/* Its storage is charged to `memory` (memory.h; kept.memory holds it). */
+void mmc_redactor_init(mmc_redactor *redactor, mmc_memory *memory);
 void mmc_redactor_free(mmc_redactor *redactor);
 
 /* Prepares for `secrets` (cheap when they are the ones already prepared for). 0, or -1 when

@@ -20,10 +20,10 @@ static void wipe_answer_tokens(const mmc_result *result, mmc_buffer *body) {
         mmc_redact_drop_members(body->data, body->length, members, 2);
 }
 
-void mmc_login_init(mmc_login *login) {
-    mmc_buffer_init(&login->url);
-    mmc_buffer_init(&login->body);
-    mmc_buffer_init(&login->authorization);
+void mmc_login_init(mmc_login *login, mmc_memory *memory) {
+    mmc_buffer_init_in(&login->url, memory);
+    mmc_buffer_init_in(&login->body, memory);
+    mmc_buffer_init_in(&login->authorization, memory);
     login->unix_now = 0;
     login->sent_at = 0;
 }
@@ -64,7 +64,7 @@ int mmc_session_login_answer(mmc_client *client, const mmc_login *login,
         double lifetime = -1;
         const char *problem = NULL;
         mmc_buffer token;
-        mmc_buffer_init(&token);
+        mmc_buffer_init_in(&token, client->memory);
         mmc_token_forget(&client->token);
         if (mmc_appauth_read_grant(response->body, response->body_length, login->unix_now,
                                    &token, &lifetime, &problem) != 0)
@@ -92,7 +92,7 @@ int mmc_session_take_shared_token(mmc_client *client, int after_rejection) {
         after_rejection && client->cache_value.length > 0 ? client->cache_value.data : NULL;
     double left = client->deadline - mmc_clock_monotonic();
     mmc_buffer value;
-    mmc_buffer_init(&value);
+    mmc_buffer_init_in(&value, client->memory);
     int taken = 0;
     int loaded = client->cache->load(client->cache->context, client->cache_key.data, stale,
                                      left > 0 ? left / 2 : 0, &value);
@@ -145,7 +145,7 @@ void mmc_session_share_token(mmc_client *client, int authenticated) {
  * caller of another call can tell which step failed. */
 void mmc_session_mark_failure(mmc_result *result) {
     mmc_buffer marked;
-    mmc_buffer_init(&marked);
+    mmc_buffer_init_in(&marked, result->message.memory);
     if (mmc_buffer_append_format(&marked, "authentication failed: %s",
                                  mmc_buffer_text(&result->message)) == 0) {
         mmc_buffer_free(&result->message);

@@ -12,20 +12,22 @@
 
 #include "crypto.h"
 
-static void sink_init(mmc_sink *sink, uint64_t max_size) {
+static void sink_init(mmc_sink *sink, uint64_t max_size, mmc_memory *memory) {
     memset(sink, 0, sizeof *sink);
     sink->fd = -1;
     sink->max_size = max_size;
-    mmc_buffer_init(&sink->problem);
+    sink->memory = memory;
+    mmc_buffer_init_in(&sink->problem, memory);
 }
 
-/* The folder part of `path` ("." when it has none, "/" for a file at the root), malloc'd. */
-static char *folder_of(const char *path) {
+/* The folder part of `path` ("." when it has none, "/" for a file at the root), allocated on
+ * `memory`. */
+static char *folder_of(mmc_memory *memory, const char *path) {
     const char *slash = strrchr(path, '/');
     if (slash == NULL)
-        return strdup(".");
+        return mmc_memory_strdup(memory, ".");
     size_t length = slash == path ? 1 : (size_t)(slash - path);
-    char *folder = malloc(length + 1);
+    char *folder = mmc_memory_alloc(memory, length + 1);
     if (folder != NULL) {
         memcpy(folder, path, length);
         folder[length] = '\0';
@@ -44,7 +46,7 @@ int mmc_sink_check_path(const char *path, mmc_buffer *problem) {
                                  path);
         return -1;
     }
-    char *folder = folder_of(path);
+    char *folder = folder_of(problem->memory, path);
     if (folder == NULL) {
         mmc_buffer_append_string(problem, "out of memory");
         return -1;
@@ -60,10 +62,10 @@ int mmc_sink_check_path(const char *path, mmc_buffer *problem) {
     if (reason != NULL) {
         mmc_buffer_append_format(problem, "output '%s': its folder '%s' cannot be written: %s",
                                  path, folder, reason);
-        free(folder);
+        mmc_memory_free(problem->memory, folder);
         return -1;
     }
-    free(folder);
+    mmc_memory_free(problem->memory, folder);
     if (stat(path, &info) == 0 && S_ISDIR(info.st_mode)) {
         mmc_buffer_append_format(problem, "output '%s': the path is a folder", path);
         return -1;
@@ -71,15 +73,16 @@ int mmc_sink_check_path(const char *path, mmc_buffer *problem) {
     return 0;
 }
 
-/* "<folder>/.<name>.mmc-<12 hex digits>" beside `path`, malloc'd, or NULL. */
-static char *temp_path_for(const char *path) {
+/* "<folder>/.<name>.mmc-<12 hex digits>" beside `path`, allocated on
+ * `memory`, or NULL. */
+static char *temp_path_for(mmc_memory *memory, const char *path) {
     const char *slash = strrchr(path, '/');
     size_t folder_length = slash == NULL ? 0 : (size_t)(slash - path) + 1;
     char random[13];
     if (mmc_random_hex(6, random, sizeof random) != 0)
         return NULL;
     size_t size = strlen(path) + 2 + 5 + sizeof random;
-    char *temp = malloc(size);
+    char *temp = mmc_memory_alloc(memory, size);
     if (temp != NULL)
         snprintf(temp, size, "%.*s.%s.mmc-%s", (int)folder_length, path, path + folder_length,
                  random);
@@ -87,17 +90,17 @@ static char *temp_path_for(const char *path) {
 }
 
 int mmc_sink_open_path(mmc_sink *sink, const char *path, uint64_t max_size, mmc_buffer *problem) {
-    sink_init(sink, max_size);
+    sink_init(sink, max_size, problem->memory);
     if (mmc_sink_check_path(path, problem) != 0)
         return -1;
-    sink->path = strdup(path);
+    sink->path = mmc_memory_strdup(sink->memory, path);
     if (sink->path == NULL) {
         mmc_buffer_append_string(problem, "out of memory");
         return -1;
     }
     for (int attempt = 0; attempt < 5; attempt++) {
-        free(sink->temp_path);
-        sink->temp_path = temp_path_for(path);
+        mmc_memory_free(sink->memory, sink->temp_path);
+        sink->temp_path = temp_path_for(sink->memory, path);
         if (sink->temp_path == NULL) {
             mmc_buffer_append_string(problem, "out of memory or no randomness");
             return -1;
@@ -110,14 +113,14 @@ int mmc_sink_open_path(mmc_sink *sink, const char *path, uint64_t max_size, mmc_
     }
     mmc_buffer_append_format(problem, "output '%s': cannot create a file beside it: %s", path,
                              strerror(errno));
-    free(sink->temp_path);
+    mmc_memory_free(sink->memory, sink->temp_path);
     sink->temp_path = NULL;
     return -1;
 }
 
 void mmc_sink_open_callback(mmc_sink *sink, mmc_sink_write_fn write, void *ctx,
-                            uint64_t max_size) {
-    sink_init(sink, max_size);
+                            uint64_t max_size, mmc_memory *memory) {
+    sink_init(sink, max_size, memory);
     sink->write = write;
     sink->ctx = ctx;
 }
@@ -204,7 +207,7 @@ int mmc_sink_finish(mmc_sink *sink, mmc_buffer *problem) {
     } else if (rename(sink->temp_path, sink->path) != 0) {
         fail_errno(sink, "renaming the output onto", errno);
     } else {
-        free(sink->temp_path);
+        mmc_memory_free(sink->memory, sink->temp_path);
         sink->temp_path = NULL;
         return 0;
     }
@@ -220,10 +223,10 @@ void mmc_sink_abandon(mmc_sink *sink) {
     }
     if (sink->temp_path != NULL) {
         unlink(sink->temp_path);
-        free(sink->temp_path);
+        mmc_memory_free(sink->memory, sink->temp_path);
         sink->temp_path = NULL;
     }
-    free(sink->path);
+    mmc_memory_free(sink->memory, sink->path);
     sink->path = NULL;
     mmc_buffer_free(&sink->problem);
 }

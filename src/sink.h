@@ -40,6 +40,7 @@ typedef struct mmc_sink {
     uint64_t bytes;    /* written so far */
     int failed;        /* a write failed or was refused: only abandon is left */
     mmc_buffer problem; /* why it failed ("writing '/x/y': No space left on device", ...) */
+    mmc_memory *memory; /* the account its paths and problem are charged to (memory.h) */
 } mmc_sink;
 
 /* 0 when a file can be created in the folder of `path` (it exists, is a folder, and this
@@ -48,12 +49,13 @@ typedef struct mmc_sink {
 int mmc_sink_check_path(const char *path, mmc_buffer *problem);
 
 /* Checks `path` and creates the temporary file beside it. 0, or -1 with the problem appended
- * (nothing is created). The sink is usable (for mmc_sink_abandon) either way. */
+ * (nothing is created). The sink is usable (for mmc_sink_abandon) either way, and charged to
+ * the account of `problem` (memory.h). */
 int mmc_sink_open_path(mmc_sink *sink, const char *path, uint64_t max_size, mmc_buffer *problem);
 
-/* A sink that hands every piece of the body to `write`. Cannot fail. */
+/* A sink that hands every piece of the body to `write`, charged to `memory`. Cannot fail. */
 void mmc_sink_open_callback(mmc_sink *sink, mmc_sink_write_fn write, void *ctx,
-                            uint64_t max_size);
+                            uint64_t max_size, mmc_memory *memory);
 
 /* Writes `length` bytes. 0, or -1 when the write failed, the callback said stop or max_size
  * would be passed (the sink is then failed, with the reason in sink->problem). */

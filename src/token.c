@@ -1,7 +1,7 @@
 #include "token.h"
 
-void mmc_token_init(mmc_token *token) {
-    mmc_buffer_init(&token->value);
+void mmc_token_init(mmc_token *token, mmc_memory *memory) {
+    mmc_buffer_init_in(&token->value, memory);
     token->renew_at = 0;
 }
 

@@ -22,7 +22,8 @@ typedef struct mmc_token {
     double renew_at;  /* monotonic seconds from which it is renewed before use; 0 = never */
 } mmc_token;
 
-void mmc_token_init(mmc_token *token);
+/* Its storage is charged to `memory` (memory.h). */
+void mmc_token_init(mmc_token *token, mmc_memory *memory);
 /* Wipes and drops the token (after a 401, on close). */
 void mmc_token_forget(mmc_token *token);
 void mmc_token_free(mmc_token *token);

@@ -14,7 +14,7 @@ int mmc_token_cache_key(const char *app_key, const char *endpoint, const char *a
     mmc_buffer identity;
     char digest[MMC_SHA256_HEX_LENGTH + 1];
     int outcome = -1;
-    mmc_buffer_init(&identity);
+    mmc_buffer_init_in(&identity, key->memory);
     if (mmc_buffer_append_format(&identity, "%s\n%s\n%s\n%s\n%s", KEY_CONTEXT, endpoint, app_id,
                                  user_id ? user_id : "", corp_id ? corp_id : "") == 0 &&
         mmc_hmac_sha256_hex(app_key, strlen(app_key), identity.data, identity.length, digest) ==

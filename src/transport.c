@@ -201,9 +201,9 @@ static const char *set_proxy_options(mmc_transport *transport,
 int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *options,
                        mmc_buffer *problem) {
     memset(transport, 0, sizeof *transport);
-    mmc_buffer_init(&transport->body);
-    mmc_buffer_init(&transport->headers);
-    mmc_owned_sockets_init(&transport->sockets);
+    mmc_buffer_init_in(&transport->body, options->memory);
+    mmc_buffer_init_in(&transport->headers, options->memory);
+    mmc_owned_sockets_init(&transport->sockets, options->memory);
     transport->owner = getpid();
     transport->max_body = options->max_body;
     transport->connect_timeout_ms = options->connect_timeout_ms;
@@ -253,9 +253,9 @@ void mmc_transport_close(mmc_transport *transport) {
 
 int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model, int http2) {
     memset(transport, 0, sizeof *transport);
-    mmc_buffer_init(&transport->body);
-    mmc_buffer_init(&transport->headers);
-    mmc_owned_sockets_init(&transport->sockets);
+    mmc_buffer_init_in(&transport->body, model->body.memory);
+    mmc_buffer_init_in(&transport->headers, model->body.memory);
+    mmc_owned_sockets_init(&transport->sockets, model->body.memory);
     transport->owner = getpid();
     transport->max_body = model->max_body;
     transport->connect_timeout_ms = model->connect_timeout_ms;

@@ -87,6 +87,7 @@ typedef struct mmc_transport_options {
     /* With a proxy URL, the hosts that bypass it (libcurl's CURLOPT_NOPROXY syntax, as the
      * environment's no_proxy), or NULL: none. */
     const char *no_proxy;
+    mmc_memory *memory; /* the account the transport's storage is charged to (memory.h) */
 } mmc_transport_options;
 
 typedef struct mmc_request {

@@ -173,7 +173,7 @@ static void moves_bodies_through_a_transfer(void) {
         return;
     collected into = {0};
     mmc_sink sink;
-    mmc_sink_open_callback(&sink, collect, &into, 0);
+    mmc_sink_open_callback(&sink, collect, &into, 0, NULL);
     mmc_transfer transfer = {.sink = &sink, .progress = tell, .progress_ctx = &into};
     mmc_buffer_init(&transfer.stopped);
     mmc_api_call call = {.method = "GET",
@@ -192,7 +192,7 @@ static void moves_bodies_through_a_transfer(void) {
 
     /* an error answer: its body is the error, in memory; nothing reaches the sink */
     collected none = {0};
-    mmc_sink_open_callback(&sink, collect, &none, 0);
+    mmc_sink_open_callback(&sink, collect, &none, 0, NULL);
     transfer.progress = NULL;
     call.path = "/v1/mmc/management/conferencesX";
     call.path_length = 31;

@@ -69,7 +69,7 @@ static void checks_its_inputs(void) {
 static void obtains_the_token_once_and_mutes(void) {
     mmc_client *client = new_client();
     mmc_conference *conference = mmc_conference_new(CONFERENCE, strlen(CONFERENCE), PASSWORD,
-                                                    strlen(PASSWORD));
+                                                    strlen(PASSWORD), NULL);
     CHECK(client != NULL && conference != NULL);
     if (client == NULL || conference == NULL)
         return;
@@ -100,7 +100,7 @@ static void reports_a_wrong_password_without_showing_it(void) {
     static const char wrong[] = "Zq-wrong-pin-5508";
     mmc_client *client = new_client();
     mmc_conference *conference = mmc_conference_new(CONFERENCE, strlen(CONFERENCE), wrong,
-                                                    strlen(wrong));
+                                                    strlen(wrong), NULL);
     CHECK(client != NULL && conference != NULL);
     if (client == NULL || conference == NULL)
         return;

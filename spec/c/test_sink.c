@@ -205,7 +205,7 @@ static void test_callbacks(void) {
     mmc_buffer problem;
     mmc_buffer_init(&problem);
     collected into = {.stop_after = 100};
-    mmc_sink_open_callback(&sink, collect, &into, 0);
+    mmc_sink_open_callback(&sink, collect, &into, 0, NULL);
     CHECK(mmc_sink_write(&sink, "ab", 2) == 0);
     CHECK(mmc_sink_rewind(&sink) == -1); /* what reached a callback cannot be taken back */
     CHECK(mmc_sink_write(&sink, "cd", 2) == 0);
@@ -214,7 +214,7 @@ static void test_callbacks(void) {
     CHECK(into.length == 4 && memcmp(into.text, "abcd", 4) == 0);
 
     collected stopping = {.stop_after = 1};
-    mmc_sink_open_callback(&sink, collect, &stopping, 0);
+    mmc_sink_open_callback(&sink, collect, &stopping, 0, NULL);
     CHECK(mmc_sink_rewind(&sink) == 0); /* nothing written yet */
     CHECK(mmc_sink_write(&sink, "ab", 2) == 0);
     CHECK(mmc_sink_write(&sink, "cd", 2) == -1);
@@ -226,7 +226,7 @@ static void test_callbacks(void) {
 
     mmc_buffer_clear(&problem);
     collected capped = {.stop_after = 100};
-    mmc_sink_open_callback(&sink, collect, &capped, 3);
+    mmc_sink_open_callback(&sink, collect, &capped, 3, NULL);
     CHECK(mmc_sink_write(&sink, "abcd", 4) == -1);
     CHECK(capped.calls == 0); /* refused before the callback saw it */
     mmc_sink_abandon(&sink);
@@ -234,7 +234,7 @@ static void test_callbacks(void) {
     FILE *full = fopen("/dev/full", "w");
     CHECK(full != NULL);
     if (full != NULL) {
-        mmc_sink_open_callback(&sink, to_dev_full, full, 0);
+        mmc_sink_open_callback(&sink, to_dev_full, full, 0, NULL);
         CHECK(mmc_sink_write(&sink, "x", 1) == -1);
         CHECK(sink.failed && sink.bytes == 0);
         mmc_sink_abandon(&sink);

@@ -117,7 +117,7 @@ static void cleans_server_text(void) {
 
 static void renews_tokens_before_they_expire(void) {
     mmc_token token;
-    mmc_token_init(&token);
+    mmc_token_init(&token, NULL);
     CHECK(!mmc_token_is_fresh(&token, 100));
     CHECK(mmc_token_store(&token, "tok", 3, 86400, 1000) == 0);
     CHECK(mmc_token_is_fresh(&token, 1000 + 86400 - 301));
