@@ -118,6 +118,7 @@ typedef struct download_options {
     uint64_t max_size;
     int ssl_verify;
     double timeout;
+    int sync;
     int progress; /* stack index, or 0 */
 } download_options;
 
@@ -125,6 +126,7 @@ static void read_options(lua_State *L, int arg, download_options *options) {
     options->max_size = 0;
     options->ssl_verify = 1;
     options->timeout = 0;
+    options->sync = 0;
     options->progress = 0;
     if (lua_isnoneornil(L, arg))
         return;
@@ -135,10 +137,11 @@ static void read_options(lua_State *L, int arg, download_options *options) {
     while (lua_next(L, arg) != 0) {
         const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         if (name == NULL || (strcmp(name, "progress") != 0 && strcmp(name, "max_size") != 0 &&
-                             strcmp(name, "ssl_verify") != 0 && strcmp(name, "timeout") != 0))
+                             strcmp(name, "ssl_verify") != 0 && strcmp(name, "timeout") != 0 &&
+                             strcmp(name, "sync") != 0))
             argument_error(L, arg,
                            lua_pushfstring(L, "options.%s is not an option of download "
-                                              "(progress, max_size, ssl_verify, timeout)",
+                                              "(progress, max_size, ssl_verify, timeout, sync)",
                                            name != NULL ? name : "?"));
         lua_pop(L, 1);
     }
@@ -163,6 +166,13 @@ static void read_options(lua_State *L, int arg, download_options *options) {
         if (lua_type(L, -1) != LUA_TBOOLEAN)
             argument_error(L, arg, "options.ssl_verify must be a boolean");
         options->ssl_verify = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, arg, "sync");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            argument_error(L, arg, "options.sync must be a boolean");
+        options->sync = lua_toboolean(L, -1);
     }
     lua_pop(L, 1);
     lua_getfield(L, arg, "timeout");
@@ -192,6 +202,8 @@ static int download(lua_State *L, mmc_client *client, int *busy, int entry_arg) 
                                        luaL_typename(L, path_arg)));
     download_options options;
     read_options(L, options_arg, &options);
+    if (options.sync && lua_isfunction(L, path_arg))
+        argument_error(L, options_arg, "options.sync needs a file path (a function keeps the body)");
 
     mmc_memory *memory = mmc_lua_state_memory(L);
     mmc_buffer url, token, path;
@@ -263,6 +275,7 @@ static int download(lua_State *L, mmc_client *client, int *busy, int entry_arg) 
         .callbacks = {out.output ? on_write : NULL, out.progress ? on_progress : NULL, &out},
         .max_size = options.max_size,
         .ssl_verify = options.ssl_verify,
+        .sync = options.sync,
         .timeout = options.timeout,
     };
     mmc_result result;

@@ -223,7 +223,7 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
             option_error(L, arg, out,
                           lua_pushfstring(L,
                                           "unknown option '%s' (query, body, headers, retry, "
-                                          "raw, output, max_size, progress, form)",
+                                          "raw, output, max_size, sync, progress, form)",
                                           mmc_compat_tolstring(L, -1)));
         }
         lua_settop(L, value - 1);

@@ -1,4 +1,4 @@
-/* lua_mmc_transfer: raw, output, max_size, progress, form and mmc.file (lua_mmc_transfer.h). */
+/* lua_mmc_transfer: raw, output, max_size, sync, progress, form and mmc.file (lua_mmc_transfer.h). */
 #include "lua_mmc_transfer.h"
 
 #include <errno.h>
@@ -13,7 +13,8 @@
 #define FILE_METATABLE "mmc.file"
 #define MAX_CALLBACK_ERROR 300 /* bytes of what a callback raised, kept in the message */
 
-static const char *const option_names[] = {"raw", "output", "max_size", "progress", "form", NULL};
+static const char *const option_names[] = {"raw",      "output", "max_size",
+                                            "progress", "form",   "sync",     NULL};
 
 int mmc_lua_transfer_is_option(const char *name) {
     for (int i = 0; option_names[i] != NULL; i++)
@@ -237,6 +238,18 @@ void mmc_lua_transfer_read(lua_State *L, int arg, const char *method, int has_bo
         out->max_size = (uint64_t)size;
     }
     lua_pop(L, 1);
+    lua_getfield(L, arg, "sync");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            luaL_argerror(L, arg,
+                          lua_pushfstring(L, "options.sync must be a boolean, got %s",
+                                          luaL_typename(L, -1)));
+        if (lua_toboolean(L, -1) &&
+            (out->output_at == 0 || lua_type(L, out->output_at) != LUA_TSTRING))
+            luaL_argerror(L, arg, "options.sync needs options.output to be a file path");
+        out->sync = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
     lua_getfield(L, arg, "progress");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -396,6 +409,7 @@ mmc_transfer *mmc_lua_transfer_begin(lua_State *L, mmc_lua_transfer *transfer) {
             luaL_argerror(L, transfer->arg, lua_tostring(L, -1));
         }
         mmc_buffer_free(&problem);
+        transfer->sink.sync = transfer->sync;
         transfer->has_sink = 1;
     }
     if (transfer->has_sink)

@@ -28,6 +28,7 @@ typedef struct mmc_lua_transfer {
     int raw;
     int output_at;       /* stack index of options.output (a string or function), or 0 */
     uint64_t max_size;
+    int sync;            /* options.sync: the output file is fsync'd before the rename */
     int progress_at;     /* stack index of options.progress, or 0 */
     int helper_at;       /* stack index of the C function that calls them, protected */
     mmc_form_part parts[MMC_LUA_MAX_FORM_PARTS];

@@ -92,6 +92,15 @@ describe("client:download", function()
         assert.are.equal("Hd.mp4\n", listing(dir)) -- no partial file left beside it
     end)
 
+    it("writes the file whole with sync = true too (on disk before its rename)", function()
+        local sd = entries(client).Sd
+        local path = dir .. "/Sd.mp4"
+        local status, err, bytes = mock.call(client.download, client, sd, path, { sync = true })
+        assert.are.same({ 200, nil, recording.files.Sd.size }, { status, err, bytes })
+        assert.are.equal(recording.files.Sd.sha256, sha256_of_file(path))
+        assert.are.equal("Sd.mp4\n", listing(dir))
+    end)
+
     it("streams to a function(chunk) when given one, in pieces, never the whole file at once", function()
         local sd = entries(client).Sd
         local chunks, largest = {}, 0
@@ -158,6 +167,8 @@ describe("client:download", function()
         assert.matches("options.speed is not an option of download", raised(client, { url = "https://127.0.0.1/a", token = "abc" }, dir .. "/a", { speed = 1 }), 1, true)
         assert.matches("options.max_size must be", raised(client, { url = "https://127.0.0.1/a", token = "abc" }, dir .. "/a", { max_size = 0.5 }), 1, true)
         assert.matches("options.ssl_verify must be a boolean", raised(client, { url = "https://127.0.0.1/a", token = "abc" }, dir .. "/a", { ssl_verify = "no" }), 1, true)
+        assert.matches("options.sync must be a boolean", raised(client, { url = "https://127.0.0.1/a", token = "abc" }, dir .. "/a", { sync = 1 }), 1, true)
+        assert.matches("options.sync needs a file path", raised(client, { url = "https://127.0.0.1/a", token = "abc" }, function() end, { sync = true }), 1, true)
         assert.are.equal(0, #mock.file_requests())
         assert.are.equal("", listing(dir))
     end)

@@ -252,6 +252,37 @@ describe("options.output", function()
         assert.is_true(#sent > 64 * 1024)
     end)
 
+    it("writes the file to disk (fsync) before its rename with sync = true, and not without", function()
+        -- the system calls of a child that makes the call, as strace sees them
+        local function calls_of(sync)
+            local path = folder .. "/synced-" .. tostring(sync) .. ".json"
+            local trace = os.tmpname()
+            local chunk = "package.cpath='" .. package.cpath .. "' local mmc = require 'mmc' " ..
+                "local c = mmc.new{app_id='" .. mock.APP_ID .. "', app_key='" .. mock.APP_KEY ..
+                "', endpoint='" .. mock.endpoint .. "', ca_file='" .. mock.ca_file .. "'} " ..
+                "print(c:request('GET', '" .. CONFERENCES .. "', { output = '" .. path ..
+                "', sync = " .. tostring(sync) .. " }))"
+            local command = string.format("%sstrace -f -qq -e trace=fsync,fdatasync,rename,renameat,renameat2 -o %s %s -e %q 2>&1",
+                mock.child_env(), trace, arg and arg[-1] or "lua5.4", chunk)
+            local pipe = assert(io.popen(command))
+            local output = pipe:read("*a")
+            pipe:close()
+            local log = read_file(trace) or ""
+            os.remove(trace)
+            assert.matches("^200\tnil\t%d+", output)
+            assert.is_not_nil(read_file(path), "no file at " .. path)
+            return log
+        end
+        local synced = calls_of(true)
+        local fsync_at, rename_at = synced:find("fsync%("), synced:find("rename[a-z2]*%(")
+        assert.is_not_nil(fsync_at, synced)
+        assert.is_not_nil(rename_at, synced)
+        assert.is_true(fsync_at < rename_at, synced)
+        local plain = calls_of(false)
+        assert.is_nil(plain:find("fsync%(") or plain:find("fdatasync%("), plain)
+        assert.matches("rename[a-z2]*%(", plain)
+    end)
+
     it("refuses bad outputs before anything is sent, naming them", function()
         mock.setup()
         local function check(options, pattern)
@@ -277,6 +308,9 @@ describe("options.output", function()
         check({ raw = "yes" }, "options.raw must be a boolean, got string")
         check({ progress = "fast" }, "options.progress must be a function%(done, total%), got string")
         check({ progress = 1 }, "options.progress must be a function%(done, total%), got number")
+        check({ output = folder .. "/x", sync = "yes" }, "options.sync must be a boolean, got string")
+        check({ output = function() end, sync = true }, "options.sync needs options.output to be a file path")
+        check({ sync = true }, "options.sync needs options.output to be a file path")
         assert.are.same({}, mock.requests_to(CONFERENCES))
         assert.are.same({}, entries(folder))
     end)

@@ -17,8 +17,9 @@
 #include "transport.h"
 
 #define ERROR_BODY_MAX ((size_t)64 * 1024) /* of an error answer, for its message */
-/* Bytes written to a file between two requests to start writing them to disk, so that the
- * fsync of a complete file (sink.h) waits for the last few MiB, not the whole recording. */
+/* With `sync`: bytes written to a file between two requests to start writing them to disk, so
+ * that the fsync of a complete file (sink.h) waits for the last few MiB, not the whole
+ * recording. */
 #define WRITE_BEHIND ((uint64_t)2 * 1024 * 1024)
 
 typedef struct download_state {
@@ -104,7 +105,8 @@ static size_t on_data(char *data, size_t size, size_t count, void *userdata) {
     }
     state->written += length;
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (state->sink.fd >= 0 && state->written - state->flushed >= WRITE_BEHIND) {
+    if (state->sink.sync && state->sink.fd >= 0 &&
+        state->written - state->flushed >= WRITE_BEHIND) {
         /* Starts the writing out, without waiting for it: a hint, whose failure changes
          * nothing (the fsync at the end decides). */
         (void)sync_file_range(state->sink.fd, (off_t)state->flushed,
@@ -297,6 +299,7 @@ int mmc_client_download(mmc_client *client, const mmc_download *download, mmc_re
         outcome = transfer(client, &state, result);
     } else if (mmc_sink_open_path(&state.sink, download->path, download->max_size,
                                   &result->message) == 0) {
+        state.sink.sync = download->sync;
         outcome = transfer(client, &state, result);
         if (outcome != 0 && state.is_body)
             mmc_buffer_append_format(&result->message, "; nothing was kept at '%s'",

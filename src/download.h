@@ -54,6 +54,7 @@ typedef struct mmc_download {
     uint64_t max_size;   /* bytes; 0: no limit */
     int ssl_verify;      /* 1: as the client says; 0: no certificate check for this call */
     double timeout;      /* seconds the whole transfer may take; 0: no limit */
+    int sync;            /* 1: the file is fsync'd before it is renamed into place (sink.h) */
 } mmc_download;
 
 /* A sentence saying what is wrong with a download URL (not https://, too long, a control

@@ -199,7 +199,7 @@ int mmc_sink_finish(mmc_sink *sink, mmc_buffer *problem) {
     }
     int fd = sink->fd;
     sink->fd = -1;
-    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
+    if (sink->sync && fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
         fail_errno(sink, "writing", errno);
         close(fd);
     } else if (close(fd) != 0) {

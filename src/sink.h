@@ -4,8 +4,9 @@
  * Two kinds:
  * - a file path. The body is written to a temporary file beside the target (same folder,
  *   named ".<name>.mmc-<random>", created O_EXCL | O_CLOEXEC with mode 0666 & ~umask) and
- *   renamed onto the path by mmc_sink_finish only when the body is complete, fsync'd and
- *   closed without error. After any failure (the network, a full disk: every write and the
+ *   renamed onto the path by mmc_sink_finish only when the body is complete and closed
+ *   without error (and, with `sync` set, fsync'd first, so that the file at the path survives
+ *   a power loss too: a disk write the curl command does not wait for, so off by default). After any failure (the network, a full disk: every write and the
  *   close are checked, a callback that says stop, max_size passed) mmc_sink_abandon removes the
  *   temporary file: nothing is at the path that was not there before, and no temporary file
  *   remains. A path whose folder does not exist or is not writable is refused by
@@ -39,6 +40,7 @@ typedef struct mmc_sink {
     uint64_t max_size; /* bytes; 0: no cap */
     uint64_t bytes;    /* written so far */
     int failed;        /* a write failed or was refused: only abandon is left */
+    int sync;          /* 1: a file is fsync'd before the rename (set after opening) */
     mmc_buffer problem; /* why it failed ("writing '/x/y': No space left on device", ...) */
     mmc_memory *memory; /* the account its paths and problem are charged to (memory.h) */
 } mmc_sink;
@@ -68,7 +70,7 @@ void mmc_sink_fail(mmc_sink *sink, const char *reason);
  * again when nothing reached it yet. 0, or -1 when it cannot. */
 int mmc_sink_rewind(mmc_sink *sink);
 
-/* The body is complete: fsync, close (both checked) and rename onto the path. 0, or -1 with
+/* The body is complete: fsync (with `sync`), close (both checked) and rename onto the path. 0, or -1 with
  * the problem appended (the temporary file is then removed). Nothing to do for a callback. */
 int mmc_sink_finish(mmc_sink *sink, mmc_buffer *problem);
 

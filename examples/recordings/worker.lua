@@ -85,7 +85,8 @@ local function fetch_recordings(meeting_uuid)
             if exists(path) then
                 print(name .. ": already there")
             else
-                local status, err, bytes = client:download(entry, path)
+                -- sync: the file is on disk before the event is acknowledged
+                local status, err, bytes = client:download(entry, path, { sync = true })
                 if err then return nil, name .. ": " .. err end
                 print(string.format("%s: %.1f MiB written (HTTP %d)", name, bytes / 1048576, status))
             end
