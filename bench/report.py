@@ -531,8 +531,8 @@ def report(results_path):
         m("|---|---:|---:|---:|---:|---:|")
         for key, name in (("mmc54", "mmc `client:download`, Lua 5.4"),
                           ("curlcmd", "`curl` command"),
-                          ("curlsync", "`curl` command, then the file `fsync`ed (as mmc does "
-                                       "before it renames the file into place)")):
+                          ("curlsync", "`curl` command, then the file `fsync`ed (what mmc adds "
+                                       "before the rename with `sync = true`)")):
             d = downloads.get(key)
             if d:
                 m("| %s | %s | %s | %s | %s | %d |" % (
