@@ -20,6 +20,7 @@ struct mmc_engine {
     mmc_transport slots[MMC_MAX_CONCURRENCY + 1]; /* + 1: the login's */
     struct batch_call *running[MMC_MAX_CONCURRENCY + 1]; /* the call each slot carries, or NULL */
     int slot_count;
+    int kept_connections; /* CURLMOPT_MAXCONNECTS as last set (0: libcurl's default) */
     unsigned generation; /* counts the tokens the engine obtained */
     /* The server answered over HTTP/2: a new transfer waits for a connection being set up
      * (CURLOPT_PIPEWAIT) to multiplex on it rather than open another. Over HTTP/1.1 waiting
@@ -232,10 +233,7 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
         engine->multi = curl_multi_init();
         if (engine->multi == NULL)
             return NULL;
-        /* Keeps every connection a batch opened for the next one. By default libcurl keeps 4
-         * per easy handle in the multi handle, counted when a transfer ends: as a batch's
-         * last transfers end, that shrinks to a few, and the connections over it are closed. */
-        curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS, (long)(MMC_MAX_CONCURRENCY + 1));
+        engine->kept_connections = 0;
         engine->owner = getpid();
     }
     if (slots > MMC_MAX_CONCURRENCY + 1)
@@ -245,6 +243,15 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
             0)
             return NULL;
         engine->running[engine->slot_count++] = NULL;
+    }
+    /* Keeps the connections the largest batch so far opened (one per easy handle) for the next
+     * calls, and no more. libcurl's default (4 per easy handle, counted as transfers end)
+     * shrinks as a batch's last transfers end, closing connections the next batch wants; a
+     * fixed large cap lets idle ones pile up (a POST goes on a fresh connection, which then
+     * stays), each with its socket and TLS state. */
+    if (engine->kept_connections != engine->slot_count) {
+        curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS, (long)engine->slot_count);
+        engine->kept_connections = engine->slot_count;
     }
     return engine;
 }
