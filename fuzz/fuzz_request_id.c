@@ -11,6 +11,7 @@
  *  - a blank line marks the headers complete, and a status line starts them again.
  * Links: src/curl_global.c src/message.c src/json_scan.c src/json_write.c src/token.c
  *        src/crypto.c src/buffer.c src/owned_sockets.c src/redact.c src/request.c src/url.c
+ *        src/sink.c src/clock.c
  *        -lcurl -lcrypto -lpthread
  */
 #include "fuzz/fuzz.h"
