@@ -6,6 +6,7 @@
 
 #include "lua_mmc_call.h"
 #include "lua_mmc_faces.h"
+#include "lua_mmc_request.h"
 #include "lua_mmc_transfer.h"
 #include "src/engine.h"
 #include "src/request.h"
@@ -14,42 +15,26 @@
 
 /* ---- the generic call ----------------------------------------------------------------- */
 
-#define MAX_QUERY_PAIRS 100
-#define MAX_HEADERS 50
-
-/* What client:request's options became: C views of Lua strings that the options table (and,
- * for an encoded body, a string left on the stack) keeps alive until the core copies them,
- * which it does before anything can run Lua. */
-typedef struct request_options {
-    mmc_query_pair pairs[MAX_QUERY_PAIRS];
-    char numbers[MAX_QUERY_PAIRS][32]; /* numbers and booleans of the query, as text */
-    size_t pair_count;
-    size_t raw_query_length; /* of the names and values, unescaped */
-    mmc_header headers[MAX_HEADERS];
-    size_t header_count;
-    const char *body;
-    size_t body_length;
-    int retry;
-    int index;        /* in a batch: the request's number (from 1), named in errors; else 0 */
-    int requests_arg; /* in a batch: where the array of requests is */
-} request_options;
 
 /* What is wrong with a request's options as a whole once each was read: a body on a GET, or a
  * query too long once escaped (counted exactly only when the quick bound says it may be). The
  * same rule for client:request and each request of request_all. */
-static const char *request_options_problem(const char *method, const request_options *options) {
+const char *mmc_lua_request_options_problem(const char *method, const mmc_lua_request_options *options) {
     const char *problem = mmc_request_body_problem(method, options->body != NULL);
-    if (problem == NULL &&
-        options->raw_query_length * 3 + 2 * options->pair_count > MMC_MAX_QUERY_LENGTH &&
-        mmc_request_query_length(options->pairs, options->pair_count) > MMC_MAX_QUERY_LENGTH)
-        problem = "options.query is longer than 8192 bytes escaped";
+    /* a caller that adds a pair of its own (a control handle's conferenceID) keeps room for it */
+    size_t most = MMC_MAX_QUERY_LENGTH - (options->own_query != NULL ? MMC_LUA_OWN_QUERY_ROOM : 0);
+    if (problem == NULL && options->raw_query_length * 3 + 2 * options->pair_count > most &&
+        mmc_request_query_length(options->pairs, options->pair_count) > most)
+        problem = options->own_query != NULL
+                      ? "options.query is longer than 8128 bytes escaped"
+                      : "options.query is longer than 8192 bytes escaped";
     return problem;
 }
 
 /* The core's call for a checked method, path and options (the core sorts the query pairs in
  * place, so they are lent, not copied). */
-static mmc_api_call api_call_of(const char *method, const char *path, size_t path_length,
-                                request_options *options) {
+mmc_api_call mmc_lua_api_call_of(const char *method, const char *path, size_t path_length,
+                                 mmc_lua_request_options *options) {
     mmc_api_call api_call = {.method = method,
                              .path = path,
                              .path_length = path_length,
@@ -65,7 +50,7 @@ static mmc_api_call api_call_of(const char *method, const char *path, size_t pat
 
 /* Raises a mistake in the options at `arg`; in a batch, naming the request: "requests[7].
  * options.query must be ...". */
-static int option_error(lua_State *L, int arg, const request_options *out, const char *message) {
+static int option_error(lua_State *L, int arg, const mmc_lua_request_options *out, const char *message) {
     if (out->index == 0)
         return luaL_argerror(L, arg, message);
     return luaL_argerror(L, out->requests_arg,
@@ -93,7 +78,7 @@ static void format_integer(char *text, lua_Integer integer) {
 }
 
 /* The text of a query value at the top of the stack, for pair `i`. Raises on other types. */
-static void read_query_value(lua_State *L, int arg, request_options *out, size_t i) {
+static void read_query_value(lua_State *L, int arg, mmc_lua_request_options *out, size_t i) {
     mmc_query_pair *pair = &out->pairs[i];
     char *text = out->numbers[i];
     int type = lua_type(L, -1);
@@ -123,7 +108,7 @@ static void read_query_value(lua_State *L, int arg, request_options *out, size_t
     }
 }
 
-static void read_query(lua_State *L, int arg, int query, request_options *out) {
+static void read_query(lua_State *L, int arg, int query, mmc_lua_request_options *out) {
     if (lua_type(L, query) != LUA_TTABLE)
         option_error(L, arg, out,
             lua_pushfstring(L, "options.query must be a table, got %s", luaL_typename(L, query)));
@@ -133,10 +118,15 @@ static void read_query(lua_State *L, int arg, int query, request_options *out) {
         if (lua_type(L, -2) != LUA_TSTRING ||
             (lua_tolstring(L, -2, &name_length), name_length) == 0)
             option_error(L, arg, out, "options.query names must be non-empty strings");
-        if (out->pair_count == MAX_QUERY_PAIRS)
-            option_error(L, arg, out, "options.query has more than 100 names");
+        if (out->pair_count == MMC_LUA_MAX_QUERY_PAIRS - (out->own_query != NULL))
+            option_error(L, arg, out,
+                         out->own_query != NULL ? "options.query has more than 99 names"
+                                                : "options.query has more than 100 names");
         mmc_query_pair *pair = &out->pairs[out->pair_count];
         pair->name = lua_tolstring(L, -2, &pair->name_length);
+        if (out->own_query != NULL && strcmp(pair->name, out->own_query) == 0)
+            option_error(L, arg, out,
+                         lua_pushfstring(L, "options.query.%s: the handle adds it", pair->name));
         read_query_value(L, arg, out, out->pair_count);
         out->raw_query_length += pair->name_length + pair->value_length;
         out->pair_count++;
@@ -144,7 +134,7 @@ static void read_query(lua_State *L, int arg, int query, request_options *out) {
     }
 }
 
-static void read_headers(lua_State *L, int arg, int headers, request_options *out) {
+static void read_headers(lua_State *L, int arg, int headers, mmc_lua_request_options *out) {
     if (lua_type(L, headers) != LUA_TTABLE)
         option_error(L, arg, out,
                       lua_pushfstring(L, "options.headers must be a table, got %s",
@@ -153,7 +143,7 @@ static void read_headers(lua_State *L, int arg, int headers, request_options *ou
     while (lua_next(L, headers) != 0) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
             option_error(L, arg, out, "options.headers must map header names to string values");
-        if (out->header_count == MAX_HEADERS)
+        if (out->header_count == MMC_LUA_MAX_HEADERS)
             option_error(L, arg, out, "options.headers has more than 50 headers");
         mmc_header *header = &out->headers[out->header_count++];
         header->name = lua_tolstring(L, -2, &header->name_length);
@@ -161,12 +151,16 @@ static void read_headers(lua_State *L, int arg, int headers, request_options *ou
         const char *problem = mmc_request_header_problem(header);
         if (problem != NULL)
             option_error(L, arg, out, lua_pushfstring(L, "options.headers: %s", problem));
+        for (const char *const *own = out->own_headers; own != NULL && *own != NULL; own++)
+            if (mmc_request_header_is(header->name, header->name_length, *own))
+                option_error(L, arg, out,
+                             lua_pushfstring(L, "options.headers: %s is the handle's own", *own));
         lua_pop(L, 1);
     }
 }
 
 /* Encodes a table body with the module's private cjson; leaves the text on the stack. */
-static void encode_body(lua_State *L, int arg, int body, request_options *out) {
+static void encode_body(lua_State *L, int arg, int body, mmc_lua_request_options *out) {
     lua_getfield(L, lua_upvalueindex(1), STATE_JSON_ENCODE);
     lua_pushvalue(L, body);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING)
@@ -179,7 +173,7 @@ static void encode_body(lua_State *L, int arg, int body, request_options *out) {
 /* Reads client:request's options (at `arg`: a table, or nil) into `out`, in one pass over
  * the table. Raises on a mistake, naming the option. May leave values on the stack (the body,
  * and its JSON text when it was a table). */
-static void read_request_options(lua_State *L, int arg, request_options *out) {
+void mmc_lua_read_request_options(lua_State *L, int arg, mmc_lua_request_options *out) {
     out->pair_count = 0;
     out->raw_query_length = 0;
     out->header_count = 0;
@@ -210,7 +204,7 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
             out->retry = lua_toboolean(L, value);
         } else if (strcmp(name, "body") == 0) {
             has_body = 1; /* read below: encoding it leaves a string on the stack */
-        } else if (mmc_lua_transfer_is_option(name)) {
+        } else if (out->own_query == NULL && mmc_lua_transfer_is_option(name)) {
             /* read by mmc_lua_transfer_read, for client:request only */
             if (out->index != 0)
                 option_error(L, arg, out,
@@ -221,10 +215,11 @@ static void read_request_options(lua_State *L, int arg, request_options *out) {
         } else {
             lua_pushvalue(L, -2);
             option_error(L, arg, out,
-                          lua_pushfstring(L,
-                                          "unknown option '%s' (query, body, headers, retry, "
-                                          "raw, output, max_size, sync, progress, form)",
-                                          mmc_compat_tolstring(L, -1)));
+                          lua_pushfstring(L, "unknown option '%s' (query, body, headers, retry%s)",
+                                          mmc_compat_tolstring(L, -1),
+                                          out->own_query != NULL
+                                              ? ""
+                                              : ", raw, output, max_size, sync, progress, form"));
         }
         lua_settop(L, value - 1);
     }
@@ -310,15 +305,14 @@ static void push_headers(lua_State *L, const mmc_buffer *lines) {
     }
 }
 
-/* client:request(method, path [, options]): any API call with the client's token, judged as
- * the other calls are. Arguments are checked here, so a mistake raises before anything is
- * sent. */
-static int do_request(lua_State *L, int client_arg, int method_arg) {
-    int path_arg = method_arg + 1, options_arg = method_arg + 2;
-    size_t method_length = 0, path_length = 0;
-    const char *method =
+void mmc_lua_check_method_and_path(lua_State *L, int method_arg, const char **method,
+                                   const char **path, size_t *path_length) {
+    int path_arg = method_arg + 1;
+    size_t method_length = 0;
+    const char *text =
         lua_type(L, method_arg) == LUA_TSTRING ? lua_tolstring(L, method_arg, &method_length) : "";
-    if (strlen(method) != method_length || mmc_request_known_method(method) == NULL)
+    *method = strlen(text) == method_length ? mmc_request_known_method(text) : NULL;
+    if (*method == NULL)
         luaL_argerror(L, method_arg,
                       "method must be \"GET\", \"POST\", \"PUT\", \"DELETE\" or "
                       "\"PATCH\"");
@@ -326,14 +320,26 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
         luaL_argerror(
             L, path_arg,
             lua_pushfstring(L, "path must be a string, got %s", luaL_typename(L, path_arg)));
-    const char *path = lua_tolstring(L, path_arg, &path_length);
-    const char *problem = mmc_request_path_problem(path, path_length);
+    *path = lua_tolstring(L, path_arg, path_length);
+    const char *problem = mmc_request_path_problem(*path, *path_length);
     if (problem != NULL)
         luaL_argerror(L, path_arg, problem);
-    request_options options;
+}
+
+/* client:request(method, path [, options]): any API call with the client's token, judged as
+ * the other calls are. Arguments are checked here, so a mistake raises before anything is
+ * sent. */
+static int do_request(lua_State *L, int client_arg, int method_arg) {
+    int options_arg = method_arg + 2;
+    const char *method, *path, *problem;
+    size_t path_length;
+    mmc_lua_check_method_and_path(L, method_arg, &method, &path, &path_length);
+    mmc_lua_request_options options;
     options.index = 0;
-    read_request_options(L, options_arg, &options);
-    problem = request_options_problem(method, &options);
+    options.own_query = NULL;
+    options.own_headers = NULL;
+    mmc_lua_read_request_options(L, options_arg, &options);
+    problem = mmc_lua_request_options_problem(method, &options);
     if (problem != NULL)
         luaL_argerror(L, options_arg, problem);
     int has_content_type = 0;
@@ -345,7 +351,7 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     mmc_lua_transfer_read(L, options_arg, method, options.body != NULL, has_content_type,
                           &transfer);
 
-    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
+    mmc_api_call api_call = mmc_lua_api_call_of(method, path, path_length, &options);
     mmc_lua_check_ready_client(L, client_arg); /* before an output file is made */
     api_call.transfer = mmc_lua_transfer_begin(L, &transfer);
     mmc_lua_call call;
@@ -439,14 +445,16 @@ static void add_batch_request(lua_State *L, int requests_arg, int index, mmc_bat
     if (problem != NULL)
         luaL_argerror(L, requests_arg,
                       lua_pushfstring(L, "requests[%d].path: %s", index, problem));
-    request_options options;
+    mmc_lua_request_options options;
     options.index = index;
+    options.own_query = NULL;
+    options.own_headers = NULL;
     options.requests_arg = requests_arg;
-    read_request_options(L, options_at, &options);
-    problem = request_options_problem(method, &options);
+    mmc_lua_read_request_options(L, options_at, &options);
+    problem = mmc_lua_request_options_problem(method, &options);
     if (problem != NULL)
         option_error(L, options_at, &options, problem);
-    mmc_api_call api_call = api_call_of(method, path, path_length, &options);
+    mmc_api_call api_call = mmc_lua_api_call_of(method, path, path_length, &options);
     mmc_buffer bad;
     mmc_buffer_init_in(&bad, mmc_client_memory(client));
     if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad) != 0) {
