@@ -20,7 +20,6 @@ struct mmc_engine {
     mmc_transport slots[MMC_MAX_CONCURRENCY + 1]; /* + 1: the login's */
     struct batch_call *running[MMC_MAX_CONCURRENCY + 1]; /* the call each slot carries, or NULL */
     int slot_count;
-    int kept_connections; /* CURLMOPT_MAXCONNECTS as last set (0: libcurl's default) */
     unsigned generation; /* counts the tokens the engine obtained */
     /* The server answered over HTTP/2: a new transfer waits for a connection being set up
      * (CURLOPT_PIPEWAIT) to multiplex on it rather than open another. Over HTTP/1.1 waiting
@@ -233,11 +232,11 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
         engine->multi = curl_multi_init();
         if (engine->multi == NULL)
             return NULL;
-        engine->kept_connections = 0;
         engine->owner = getpid();
     }
     if (slots > MMC_MAX_CONCURRENCY + 1)
         slots = MMC_MAX_CONCURRENCY + 1;
+    int added = engine->slot_count < slots;
     while (engine->slot_count < slots) {
         if (mmc_transport_open_like(&engine->slots[engine->slot_count], &client->transport, 1) !=
             0)
@@ -249,10 +248,8 @@ static struct mmc_engine *engine_for(mmc_client *client, int slots) {
      * shrinks as a batch's last transfers end, closing connections the next batch wants; a
      * fixed large cap lets idle ones pile up (a POST goes on a fresh connection, which then
      * stays), each with its socket and TLS state. */
-    if (engine->kept_connections != engine->slot_count) {
+    if (added)
         curl_multi_setopt(engine->multi, CURLMOPT_MAXCONNECTS, (long)engine->slot_count);
-        engine->kept_connections = engine->slot_count;
-    }
     return engine;
 }
 
