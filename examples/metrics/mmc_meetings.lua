@@ -1,7 +1,7 @@
 -- Runs on nginx's thread pool, called from nginx.conf as
 --   ngx.run_worker_thread("mmc", "mmc_meetings", "search", search_key)
--- One mmc client per pool thread (each thread keeps this module), sharing one token through
--- ngx.shared.mmc_tokens, and counting every exchange into ngx.shared.mmc_metrics.
+-- One mmc client per task VM (each VM the pool's tasks run in keeps this module), sharing one
+-- token through ngx.shared.mmc_tokens, and counting every exchange into ngx.shared.mmc_metrics.
 local mmc = require "mmc"
 local metrics = require "mmc_metrics"
 
