@@ -692,8 +692,9 @@ describe("faults", function()
         end)
 
         fault("a kept-alive connection closed with no answer to the next request", function()
-            -- The server read the request and closed: libcurl sends it again, once, on a new
-            -- connection (it does so only for a reused connection that gave nothing back).
+            -- The server read the request and closed: libcurl sends it again on the next
+            -- connection (it does so only for a reused connection that gave nothing back; here
+            -- the only one, so the next is new: request_all_spec shows the chain over kept ones).
             local client = new_client()
             quietly(client, "auth")
             server:fault { on = "request", action = "raw", path = CHANGE_STATUS, data = "" }

@@ -112,8 +112,10 @@ describe("request_all", function()
         local client = mmc.new(mock.options { retries = 0 })
         mock.call(client.auth, client)
         mock.fail { status = 500, path = STATUS, query = "id=hook03", body = "{}" }
-        -- (libcurl itself sends a PUT again once when a reused connection dies unanswered)
-        mock.fail { status = 200, drop = true, count = 5, path = STATUS, query = "id=hook06" }
+        -- libcurl itself sends a request again when a kept-alive connection dies unanswered, up
+        -- to 5 times while the next connection is a kept one too (the spec below): 6 drops make
+        -- the call fail however many connections the batch keeps
+        mock.fail { status = 200, drop = true, count = 6, path = STATUS, query = "id=hook06" }
         local requests = {}
         for i = 1, 8 do requests[i] = change(hook_id(i), 0) end
         local results = checked(client:request_all(requests, { concurrency = 4 }))
@@ -128,6 +130,24 @@ describe("request_all", function()
                 assert.are.equal(200, results[i].status, results[i].err)
             end
         end
+    end)
+
+    it("leaves a request lost on kept-alive connections to libcurl: sent again at most 5 times", function()
+        setup_hooks(8)
+        local client = mmc.new(mock.options { retries = 0 })
+        mock.call(client.auth, client)
+        local warm = {}
+        for i = 1, 8 do warm[i] = change(hook_id(i), 0) end
+        for i, r in ipairs(checked(client:request_all(warm, { concurrency = 8 }))) do
+            assert.are.equal(200, r.status, "warm-up call " .. i .. ": " .. tostring(r.err))
+        end
+        -- eight kept-alive connections now; the server reads hook06's request and closes, each time
+        local before = #mock.requests_to(STATUS)
+        mock.fail { status = 200, drop = true, count = 10, path = STATUS, query = "id=hook06" }
+        local results = checked(client:request_all { change(hook_id(6), 1) })
+        assert.is_nil(results[1].status)
+        assert.matches("^connection lost", results[1].err)
+        assert.are.equal(6, #mock.requests_to(STATUS) - before) -- once, then libcurl's 5
     end)
 
     it("retries each call on its own, after its own Retry-After, without holding up the others", function()
