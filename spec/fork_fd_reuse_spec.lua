@@ -53,6 +53,19 @@ local function connection_inode(local_port)
     end
 end
 
+-- Whether the TCP connection from 127.0.0.1:`local_port` to the mock's API port is still
+-- established on this end (a connection the server closed would be CLOSE_WAIT here).
+local function established(local_port)
+    local here_wanted, there_wanted = string.format(":%04X", local_port), string.format(":%04X", API_PORT)
+    for line in io.lines("/proc/net/tcp") do
+        local here, there, state = line:match("^%s*%d+:%s+(%x+:%x+)%s+(%x+:%x+)%s+(%x%x)")
+        if here and here:sub(-5) == here_wanted and there:sub(-5) == there_wanted then
+            return state == "01"
+        end
+    end
+    return false
+end
+
 -- Puts a file opened for appending on descriptor `fd` (closed first, as a child would).
 local function reopen_as_file(fd, path)
     ffi.C.close(fd)
@@ -189,9 +202,18 @@ describe("a forked child that reuses the inherited descriptors' numbers", functi
         for i = seen + 1, #puts do
             assert.is_nil(parent_ports[puts[i].client_port], "the child used a parent's connection")
         end
-        -- the parent goes on over its own connections
-        results = batch()
+        -- the parent's connections are all still open (its first batch may have run both calls
+        -- on one: the second can find the first's connection free again), and its next calls,
+        -- one after the other, go over them
+        for port in pairs(parent_ports) do
+            assert.is_true(established(port), "the parent's connection from port " .. port .. " is gone")
+        end
+        results = client:request_all({
+            { "PUT", mock.CHANGE_STATUS, { query = { id = ids[1], status = 1 } } },
+            { "PUT", mock.CHANGE_STATUS, { query = { id = ids[2], status = 1 } } },
+        }, { concurrency = 1 })
         assert.are.equal(200, results[1].status, results[1].err)
+        assert.are.equal(200, results[2].status, results[2].err)
         puts = mock.requests_to(mock.CHANGE_STATUS)
         for i = #puts - 1, #puts do assert.is_true(parent_ports[puts[i].client_port], "a new connection") end
         client:close()
