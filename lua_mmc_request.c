@@ -260,26 +260,26 @@ static void made_strings_reserve(lua_State *L, made_strings *made) {
 }
 
 /* Pushes the string `text`: the one made before when `made` holds it, else a new one (kept in
- * `made` while it has room). */
-static void push_string(lua_State *L, made_strings *made, const char *text, size_t length) {
+ * `made` while it has room). Returns its slot in `made`, or -1 when it is not kept there. */
+static int push_string(lua_State *L, made_strings *made, const char *text, size_t length) {
     if (made == NULL || length > MADE_STRING_MOST) {
         lua_pushlstring(L, text, length);
-        return;
+        return -1;
     }
     for (int i = 0; i < made->count; i++) {
         if (made->lengths[i] == length && memcmp(made->texts[i], text, length) == 0) {
             lua_pushvalue(L, made->first + i);
-            return;
+            return i;
         }
     }
     lua_pushlstring(L, text, length);
-    if (made->count < MADE_STRINGS) {
-        memcpy(made->texts[made->count], text, length);
-        made->lengths[made->count] = length;
-        lua_pushvalue(L, -1);
-        lua_replace(L, made->first + made->count);
-        made->count++;
-    }
+    if (made->count == MADE_STRINGS)
+        return -1;
+    memcpy(made->texts[made->count], text, length);
+    made->lengths[made->count] = length;
+    lua_pushvalue(L, -1);
+    lua_replace(L, made->first + made->count);
+    return made->count++;
 }
 
 /* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
@@ -298,6 +298,7 @@ static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *ma
     lua_createtable(L, 0, count);
     const char *at = lines->data, *end = lines->data + lines->length;
     char name[256];
+    unsigned named = 0; /* the slots of `made` whose strings are names of this table already */
     while (at != NULL && at < end) {
         const char *line_end = memchr(at, '\n', (size_t)(end - at));
         const char *next = line_end != NULL ? line_end + 1 : end;
@@ -317,14 +318,22 @@ static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *ma
                 value++;
             while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
                 value_end--;
-            push_string(L, made, name, name_length);
-            /* the values of the header already in the table, when it came before */
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
+            int slot = push_string(L, made, name, name_length);
+            int repeated;
+            if (slot >= 0) { /* the same name is the same slot */
+                repeated = (named >> slot & 1u) != 0;
+                named |= 1u << slot;
+            } else { /* the values of the header already in the table, when it came before */
+                lua_pushvalue(L, -1);
+                lua_rawget(L, -3);
+                repeated = !lua_isnil(L, -1);
                 lua_pop(L, 1);
+            }
+            if (!repeated) {
                 push_string(L, made, value, (size_t)(value_end - value));
             } else { /* a repeated header: after the values before it */
+                lua_pushvalue(L, -1);
+                lua_rawget(L, -3);
                 lua_pushliteral(L, ", ");
                 lua_pushlstring(L, value, (size_t)(value_end - value));
                 lua_concat(L, 3);
