@@ -236,28 +236,56 @@ void mmc_lua_read_request_options(lua_State *L, int arg, mmc_lua_request_options
                                       luaL_typename(L, -1)));
 }
 
-/* 1 when the header named `name` (lower case) came before `at` in `lines`. */
-static int seen_before(const char *lines, const char *at, const char *name, size_t length) {
-    for (const char *line = lines; line < at;) {
-        const char *end = memchr(line, '\n', (size_t)(at - line));
-        if (end == NULL)
-            break;
-        if ((size_t)(end - line) > length && line[length] == ':') {
-            size_t i = 0;
-            while (i < length && (char)((line[i] >= 'A' && line[i] <= 'Z') ? line[i] - 'A' + 'a'
-                                                                           : line[i]) == name[i])
-                i++;
-            if (i == length)
-                return 1;
-        }
-        line = end + 1;
+/* The strings already made for a batch's results, reused rather than made again: header
+ * names and most values repeat from one answer to the next (server, content-type, ...), and
+ * making a Lua string hashes its bytes and looks it up. Each is held in a stack slot reserved
+ * below the results (from `first`), with a copy of its bytes here (no pointer into a Lua
+ * string is kept). Filled until full; a single call's headers go without (NULL). */
+#define MADE_STRINGS 16
+#define MADE_STRING_MOST 40 /* Lua's short strings: the ones it looks up */
+typedef struct made_strings {
+    int first; /* the stack index of the first slot */
+    int count;
+    size_t lengths[MADE_STRINGS];
+    char texts[MADE_STRINGS][MADE_STRING_MOST];
+} made_strings;
+
+/* Reserves the slots on the stack (nil each). */
+static void made_strings_reserve(lua_State *L, made_strings *made) {
+    luaL_checkstack(L, MADE_STRINGS + LUA_MINSTACK, "request_all's results");
+    made->first = lua_gettop(L) + 1;
+    made->count = 0;
+    for (int i = 0; i < MADE_STRINGS; i++)
+        lua_pushnil(L);
+}
+
+/* Pushes the string `text`: the one made before when `made` holds it, else a new one (kept in
+ * `made` while it has room). Returns its slot in `made`, or -1 when it is not kept there. */
+static int push_string(lua_State *L, made_strings *made, const char *text, size_t length) {
+    if (made == NULL || length > MADE_STRING_MOST) {
+        lua_pushlstring(L, text, length);
+        return -1;
     }
-    return 0;
+    for (int i = 0; i < made->count; i++) {
+        if (made->lengths[i] == length && memcmp(made->texts[i], text, length) == 0) {
+            lua_pushvalue(L, made->first + i);
+            return i;
+        }
+    }
+    lua_pushlstring(L, text, length);
+    if (made->count == MADE_STRINGS)
+        return -1;
+    memcpy(made->texts[made->count], text, length);
+    made->lengths[made->count] = length;
+    lua_pushvalue(L, -1);
+    lua_replace(L, made->first + made->count);
+    return made->count++;
 }
 
 /* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
- * a repeated header's values joined with ", ". */
-static void push_headers(lua_State *L, const mmc_buffer *lines) {
+ * a repeated header's values joined with ", ". The strings come from `made` when it holds them
+ * (NULL: none). */
+static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *made) {
     if (lines == NULL) {
         lua_newtable(L);
         return;
@@ -270,6 +298,7 @@ static void push_headers(lua_State *L, const mmc_buffer *lines) {
     lua_createtable(L, 0, count);
     const char *at = lines->data, *end = lines->data + lines->length;
     char name[256];
+    unsigned named = 0; /* the slots of `made` whose strings are names of this table already */
     while (at != NULL && at < end) {
         const char *line_end = memchr(at, '\n', (size_t)(end - at));
         const char *next = line_end != NULL ? line_end + 1 : end;
@@ -289,9 +318,19 @@ static void push_headers(lua_State *L, const mmc_buffer *lines) {
                 value++;
             while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
                 value_end--;
-            lua_pushlstring(L, name, name_length);
-            if (!seen_before(lines->data, at, name, name_length)) {
-                lua_pushlstring(L, value, (size_t)(value_end - value));
+            int slot = push_string(L, made, name, name_length);
+            int repeated;
+            if (slot >= 0) { /* the same name is the same slot */
+                repeated = (named >> slot & 1u) != 0;
+                named |= 1u << slot;
+            } else { /* the values of the header already in the table, when it came before */
+                lua_pushvalue(L, -1);
+                lua_rawget(L, -3);
+                repeated = !lua_isnil(L, -1);
+                lua_pop(L, 1);
+            }
+            if (!repeated) {
+                push_string(L, made, value, (size_t)(value_end - value));
             } else { /* a repeated header: after the values before it */
                 lua_pushvalue(L, -1);
                 lua_rawget(L, -3);
@@ -362,7 +401,7 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     const mmc_buffer *headers = mmc_client_answer_headers(client);
     int answered = call.result.status != 0;
     if (answered)
-        push_headers(L, headers);
+        push_headers(L, headers, NULL);
     int count = mmc_lua_transfer_results(L, &transfer, &call.result, mmc_lua_finish_call(L, &call));
     if (!answered)
         return count;
@@ -387,7 +426,8 @@ static int batch_gc(lua_State *L) {
 }
 
 /* Pushes one call's result table: { status = , err = , body = , headers = }. */
-static void push_batch_result(lua_State *L, const mmc_batch *batch, size_t index) {
+static void push_batch_result(lua_State *L, const mmc_batch *batch, size_t index,
+                              made_strings *made) {
     const mmc_result *result = mmc_batch_result(batch, index);
     lua_createtable(L, 0, 4);
     if (result->status != 0) {
@@ -395,7 +435,7 @@ static void push_batch_result(lua_State *L, const mmc_batch *batch, size_t index
         lua_setfield(L, -2, "status");
         mmc_lua_push_decoded_body(L, result);
         lua_setfield(L, -2, "body");
-        push_headers(L, mmc_batch_headers(batch, index));
+        push_headers(L, mmc_batch_headers(batch, index), made);
         lua_setfield(L, -2, "headers");
     }
     if (result->message.length > 0) {
@@ -534,9 +574,11 @@ static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
     mmc_result_free(&call.result);
     if (store_yielded)
         luaL_error(L, "%s", MMC_LUA_TOKEN_STORE_YIELDED);
+    made_strings made;
+    made_strings_reserve(L, &made);
     lua_createtable(L, (int)count, 0);
     for (size_t i = 0; i < count; i++) {
-        push_batch_result(L, box->batch, i);
+        push_batch_result(L, box->batch, i, &made);
         lua_rawseti(L, -2, (int)i + 1);
     }
     mmc_batch_free(box->batch);

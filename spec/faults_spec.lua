@@ -408,6 +408,31 @@ describe("faults", function()
     end)
 
     describe("framing", function()
+        it("returns a repeated header's values joined with \", \", names in lower case, in request_all as in request", function()
+            local client = new_client()
+            local answer = { status = 200, body = "{}", count = 2,
+                headers = { ["X-Dup"] = "one", ["x-dup"] = "two", ["X-Other"] = "three" } }
+            local request = { "PUT", CHANGE_STATUS, { query = { id = WEBHOOK_ID, status = 0 } } }
+            local function check(headers)
+                -- the fault server writes a table's headers in no set order
+                local joined = headers["x-dup"]
+                assert.is_true(joined == "one, two" or joined == "two, one", tostring(joined))
+                assert.are.equal("three", headers["x-other"])
+                for name in pairs(headers) do assert.are.equal(name:lower(), name) end
+            end
+            respond(answer)
+            local results = client:request_all { request, request }
+            for i = 1, 2 do
+                assert.are.equal(200, results[i].status, results[i].err)
+                check(results[i].headers)
+            end
+            answer.count = 1
+            respond(answer)
+            local status, err, _, headers = client:request(request[1], request[2], request[3])
+            assert.are.equal(200, status, err)
+            check(headers)
+        end)
+
         fault("an HTTP/1.0 close-delimited body", function()
             local client = new_client()
             respond { http10 = true, status = 200, body = '{"returnCode":0,"returnDesc":"one-oh"}' }

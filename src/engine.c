@@ -40,7 +40,8 @@ typedef struct batch_call {
     size_t send_body_length;
     const mmc_header *send_headers;
     size_t header_count;
-    mmc_buffer url, body, header_text;
+    size_t url_at; /* a batch's call: where its URL starts in the batch's `urls` */
+    mmc_buffer body, header_text;
     mmc_header *headers;
     int is_set;
     int borrow; /* a single call: the answer stays in the handle's buffers */
@@ -68,6 +69,9 @@ struct mmc_batch {
     mmc_memory *memory; /* the account it is charged to (memory.h) */
     batch_call *calls;
     size_t count;
+    /* Every call's URL, one after another, each ending with a NUL: one block for the batch
+     * rather than one (grown twice) per call. */
+    mmc_buffer urls;
 };
 
 static long to_milliseconds(double seconds) {
@@ -78,7 +82,6 @@ static long to_milliseconds(double seconds) {
 /* A call whose buffers are charged to `memory` (memory.h). */
 static void call_init(batch_call *call, mmc_memory *memory) {
     memset(call, 0, sizeof *call);
-    mmc_buffer_init_in(&call->url, memory);
     mmc_buffer_init_in(&call->body, memory);
     mmc_buffer_init_in(&call->header_text, memory);
     mmc_result_init_in(&call->own_result, memory);
@@ -93,7 +96,6 @@ static void call_init(batch_call *call, mmc_memory *memory) {
 }
 
 static void call_free(batch_call *call, mmc_memory *memory) {
-    mmc_buffer_free(&call->url);
     mmc_buffer_free(&call->body); /* wiped: it may hold a secret */
     mmc_buffer_free(&call->header_text);
     mmc_memory_free(memory, call->headers);
@@ -110,7 +112,9 @@ mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory) {
     if (batch == NULL)
         return NULL;
     batch->memory = memory;
-    batch->calls = mmc_memory_calloc(memory, count > 0 ? count : 1, sizeof *batch->calls);
+    mmc_buffer_init_in(&batch->urls, memory);
+    /* not zeroed here: call_init clears each call */
+    batch->calls = mmc_memory_alloc(memory, (count > 0 ? count : 1) * sizeof *batch->calls);
     if (batch->calls == NULL) {
         mmc_memory_free(memory, batch);
         return NULL;
@@ -126,6 +130,7 @@ void mmc_batch_free(mmc_batch *batch) {
         return;
     for (size_t i = 0; i < batch->count; i++)
         call_free(&batch->calls[i], batch->memory);
+    mmc_buffer_free(&batch->urls);
     mmc_memory *memory = batch->memory;
     mmc_memory_free(memory, batch->calls);
     mmc_memory_free(memory, batch);
@@ -141,9 +146,13 @@ int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
     to->method = method;
     to->idempotent =
         call->retry == MMC_RETRY_AS_METHOD ? mmc_request_method_is_idempotent(method) : call->retry;
-    if (mmc_client_call_url(client, call, &to->url) != 0 ||
-        (call->body != NULL && mmc_buffer_append(&to->body, call->body, call->body_length) != 0))
+    to->url_at = batch->urls.length;
+    if (mmc_client_call_url(client, call, &batch->urls) != 0 ||
+        mmc_buffer_append(&batch->urls, "", 1) != 0 || /* its NUL */
+        (call->body != NULL && mmc_buffer_append(&to->body, call->body, call->body_length) != 0)) {
+        batch->urls.length = to->url_at; /* what was written of it is dropped */
         return mmc_buffer_append_string(problem, "out of memory"), -1;
+    }
     if (call->header_count > 0) {
         to->headers = mmc_memory_calloc(batch->memory, call->header_count, sizeof *to->headers);
         if (to->headers == NULL)
@@ -166,7 +175,6 @@ int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
         to->header_count = call->header_count;
         to->send_headers = to->headers;
     }
-    to->send_url = to->url.data;
     to->send_body = to->body.length ? to->body.data : NULL;
     to->send_body_length = to->body.length;
     to->is_set = 1;
@@ -691,6 +699,8 @@ int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) 
         batch_call *call = &batch->calls[i];
         call->deadline = now + client->timeout;
         call->state = call->is_set ? CALL_READY : CALL_DONE;
+        /* the URLs are all written: their block moves no more */
+        call->send_url = call->is_set ? batch->urls.data + call->url_at : NULL;
     }
     int outcome = run_calls(client, batch->calls, batch->count, concurrency, 0);
     /* The last secret-bearing copies: bodies sent are wiped, the token kept by the client. */

@@ -19,6 +19,24 @@ static uint64_t load_piece(const char *text) {
     return piece;
 }
 
+static uint32_t load_gram(const char *text) {
+    uint32_t gram;
+    memcpy(&gram, text, sizeof gram);
+    return gram;
+}
+
+/* The bit of a gram in redactor.grams (Fibonacci hashing to 16 bits). */
+static unsigned gram_bit(uint32_t gram) {
+    return (unsigned)((gram * 0x9E3779B1u) >> 16);
+}
+
+/* 0 when the MMC_REDACT_GRAM bytes at `text` are no run of a secret the table holds pieces of;
+ * 1 when they may be. */
+static int may_be_gram(const mmc_redactor *redactor, const char *text) {
+    unsigned bit = gram_bit(load_gram(text));
+    return (int)(redactor->grams[bit >> 6] >> (bit & 63) & 1);
+}
+
 /* The first slot to look at for a piece (Fibonacci hashing). */
 static size_t home_slot(const mmc_redactor *redactor, uint64_t piece) {
     return (size_t)((piece * 0x9E3779B97F4A7C15ull) >> redactor->shift);
@@ -36,7 +54,7 @@ void mmc_redactor_free(mmc_redactor *redactor) {
     }
     mmc_memory *memory = redactor->kept.memory;
     mmc_memory_free(memory, redactor->used);
-    mmc_memory_free(memory, redactor->pairs);
+    mmc_memory_free(memory, redactor->grams);
     mmc_buffer_free(&redactor->kept); /* wipes */
     mmc_redactor_init(redactor, memory);
 }
@@ -66,8 +84,14 @@ static void add_piece(mmc_redactor *redactor, uint64_t piece) {
         slot = (slot + 1) & (redactor->capacity - 1);
     redactor->slots[slot] = piece;
     redactor->used[slot] = 1;
-    unsigned key = (unsigned)(piece & 0xFFFF);
-    redactor->pairs[key >> 6] |= 1ull << (key & 63);
+}
+
+/* Notes every MMC_REDACT_GRAM-byte run of a secret (of at least MMC_REDACT_FRAGMENT bytes). */
+static void add_grams(mmc_redactor *redactor, const mmc_secret *secret) {
+    for (size_t at = 0; at + MMC_REDACT_GRAM <= secret->length; at++) {
+        unsigned bit = gram_bit(load_gram(secret->data + at));
+        redactor->grams[bit >> 6] |= 1ull << (bit & 63);
+    }
 }
 
 int mmc_redactor_prepare(mmc_redactor *redactor, const mmc_secret *secrets, size_t count) {
@@ -97,13 +121,16 @@ int mmc_redactor_prepare(mmc_redactor *redactor, const mmc_secret *secrets, size
         mmc_memory *memory = redactor->kept.memory;
         redactor->slots = mmc_memory_calloc(memory, redactor->capacity, sizeof *redactor->slots);
         redactor->used = mmc_memory_calloc(memory, redactor->capacity, 1);
-        redactor->pairs = mmc_memory_calloc(memory, 65536 / 64, sizeof *redactor->pairs);
-        if (redactor->slots == NULL || redactor->used == NULL || redactor->pairs == NULL)
+        redactor->grams = mmc_memory_calloc(memory, 65536 / 64, sizeof *redactor->grams);
+        if (redactor->slots == NULL || redactor->used == NULL || redactor->grams == NULL)
             goto fail;
-        for (size_t i = 0; i < count; i++)
-            if (is_secret(&secrets[i]))
-                for (size_t at = 0; at + MMC_REDACT_FRAGMENT <= secrets[i].length; at++)
-                    add_piece(redactor, load_piece(secrets[i].data + at));
+        for (size_t i = 0; i < count; i++) {
+            if (!is_secret(&secrets[i]) || secrets[i].length < MMC_REDACT_FRAGMENT)
+                continue;
+            add_grams(redactor, &secrets[i]);
+            for (size_t at = 0; at + MMC_REDACT_FRAGMENT <= secrets[i].length; at++)
+                add_piece(redactor, load_piece(secrets[i].data + at));
+        }
     }
     return 0;
 fail:
@@ -120,9 +147,9 @@ static size_t fragment_at(const mmc_redactor *redactor, const char *text, size_t
     size_t found = 0;
     if (redactor->capacity > 0 && available >= MMC_REDACT_FRAGMENT) {
         uint64_t piece = load_piece(text);
-        unsigned key = (unsigned)(piece & 0xFFFF);
+        /* a piece starts with a run of its secret: without one, no look in the table */
         for (size_t slot = home_slot(redactor, piece);
-             (redactor->pairs[key >> 6] >> (key & 63) & 1) && redactor->used[slot];
+             may_be_gram(redactor, text) && redactor->used[slot];
              slot = (slot + 1) & (redactor->capacity - 1)) {
             if (redactor->slots[slot] == piece) {
                 found = MMC_REDACT_FRAGMENT;
@@ -145,10 +172,30 @@ static size_t fragment_at(const mmc_redactor *redactor, const char *text, size_t
     return found;
 }
 
+/* The first offset from `at` on where a fragment of `text` (of `length` bytes) may start:
+ * `at` itself unless the quick look rules bytes out, or `length` when none can. The quick look
+ * (without a secret shorter than a fragment, every fragment is a piece of the table): a
+ * fragment that starts anywhere from `at` to `at` + SKIP - 1 holds the MMC_REDACT_GRAM bytes
+ * that end the fragment starting at `at` (SKIP = MMC_REDACT_FRAGMENT - MMC_REDACT_GRAM + 1);
+ * when they are no run of a secret, those SKIP starts are all ruled out at once. */
+static size_t next_candidate(const mmc_redactor *redactor, const char *text, size_t at,
+                             size_t length) {
+    if (redactor->has_short || redactor->grams == NULL)
+        return at;
+    const size_t skip = MMC_REDACT_FRAGMENT - MMC_REDACT_GRAM + 1;
+    while (at + MMC_REDACT_FRAGMENT <= length) {
+        if (may_be_gram(redactor, text + at + MMC_REDACT_FRAGMENT - MMC_REDACT_GRAM))
+            return at;
+        at += skip;
+    }
+    return length; /* no fragment fits in what is left */
+}
+
 int mmc_redactor_contains(const mmc_redactor *redactor, const char *text, size_t length) {
     if (is_empty(redactor))
         return 0;
-    for (size_t at = 0; at < length; at++)
+    for (size_t at = next_candidate(redactor, text, 0, length); at < length;
+         at = next_candidate(redactor, text, at + 1, length))
         if (fragment_at(redactor, text + at, length - at) > 0)
             return 1;
     return 0;
@@ -176,18 +223,10 @@ static int redact_pass(const mmc_redactor *redactor, mmc_buffer *text, int *chan
     mmc_buffer out;
     mmc_buffer_init_in(&out, text->memory);
     *changed = 0;
-    int quick = !redactor->has_short && redactor->pairs != NULL;
     for (size_t at = 0; at < length;) {
-        if (quick) { /* skips, without a call, the bytes no piece starts like */
-            while (at + MMC_REDACT_FRAGMENT <= length) {
-                unsigned key = (unsigned)(load_piece(data + at) & 0xFFFF);
-                if (redactor->pairs[key >> 6] >> (key & 63) & 1)
-                    break;
-                at++;
-            }
-            if (at + MMC_REDACT_FRAGMENT > length)
-                break; /* no fragment fits in what is left */
-        }
+        at = next_candidate(redactor, data, at, length);
+        if (at >= length)
+            break;
         size_t found = fragment_at(redactor, data + at, length - at);
         if (found == 0) {
             at++;

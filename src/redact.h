@@ -29,6 +29,7 @@
 #include "buffer.h"
 
 #define MMC_REDACT_FRAGMENT 8
+#define MMC_REDACT_GRAM 4 /* the runs of a secret the quick look knows (redactor.grams) */
 #define MMC_REDACT_MIN_SECRET 4
 #define MMC_REDACT_MARKER "***"
 
@@ -47,8 +48,9 @@ typedef struct mmc_redactor {
     size_t capacity;     /* slots: a power of 2, or 0 for none */
     unsigned int shift;  /* 64 - log2(capacity) */
     int has_short;       /* some secret is shorter than a fragment */
-    uint64_t *pairs;     /* one bit per value of a piece's low 16 bits: most bytes of a text
-                          * are ruled out with it, before the table is looked at */
+    uint64_t *grams;     /* one bit per hash of each MMC_REDACT_GRAM-byte run of the secrets
+                          * the table holds pieces of: a text's bytes are ruled out with it,
+                          * several at a time, before the table is looked at */
 } mmc_redactor;
 
 /* Its storage is charged to `memory` (memory.h; kept.memory holds it). */

@@ -119,8 +119,58 @@ static void drops_the_tokens_of_an_authentication_answer(void) {
     CHECK_STR(not_object, "[\"accessToken\",\"x\"]");
 }
 
+/* 1 when some MMC_REDACT_FRAGMENT bytes of `text` are bytes of `secret` (looked for byte by
+ * byte, as the redactor's quick look does not). */
+static int holds_fragment(const char *text, size_t length, const char *secret, size_t secret_length) {
+    for (size_t at = 0; at + MMC_REDACT_FRAGMENT <= length; at++)
+        for (size_t from = 0; from + MMC_REDACT_FRAGMENT <= secret_length; from++)
+            if (memcmp(text + at, secret + from, MMC_REDACT_FRAGMENT) == 0)
+                return 1;
+    return 0;
+}
+
+/* The quick look rules bytes out several at a time: every fragment of a secret is still found,
+ * at every offset of texts of every length around a fragment's (a wrong skip misses some).
+ * The texts around it are of hex digits and letters, as headers are (X-Request-Id, Date). */
+static void finds_a_fragment_at_every_offset(void) {
+    static const char secret[] = "3f9a0c1e7b2d4a6f8e0b1c3d5a7f9e2b";
+    static const char token[] = "0123456789abcdef0123456789abcdef01234567";
+    const mmc_secret secrets[] = {{secret, sizeof secret - 1}, {token, sizeof token - 1}};
+    const char *const sources[] = {secret, token};
+    static const char filler[] = "Date: Thu, 03 Dec 2026 15:16:42 GMT c4e8a2f6b0d1 9e7c5a3b ";
+    mmc_buffer out;
+    mmc_buffer_init(&out);
+    int missed = 0, left = 0;
+    for (size_t length = MMC_REDACT_FRAGMENT; length <= 5 * MMC_REDACT_FRAGMENT + 3; length++)
+        for (size_t offset = 0; offset + MMC_REDACT_FRAGMENT <= length; offset++)
+            for (size_t s = 0; s < 2; s++)
+                for (size_t from = 0; from + MMC_REDACT_FRAGMENT <= secrets[s].length; from++) {
+                    char text[64];
+                    for (size_t i = 0; i < length; i++)
+                        text[i] = filler[(i + from) % (sizeof filler - 1)];
+                    memcpy(text + offset, sources[s] + from, MMC_REDACT_FRAGMENT);
+                    missed += mmc_redact_contains(text, length, secrets, 2) != 1;
+                    mmc_buffer_clear(&out);
+                    mmc_buffer_append(&out, text, length);
+                    CHECK(mmc_redact_text(&out, secrets, 2) == 0);
+                    left += holds_fragment(out.data, out.length, secret, sizeof secret - 1) ||
+                            holds_fragment(out.data, out.length, token, sizeof token - 1) ||
+                            strstr(mmc_buffer_text(&out), MMC_REDACT_MARKER) == NULL;
+                }
+    CHECK(missed == 0);
+    CHECK(left == 0);
+    /* and a text without one is left as it was */
+    mmc_buffer_clear(&out);
+    mmc_buffer_append_string(&out, filler);
+    CHECK(mmc_redact_contains(filler, sizeof filler - 1, secrets, 2) == 0);
+    CHECK(mmc_redact_text(&out, secrets, 2) == 0);
+    CHECK_STR(mmc_buffer_text(&out), filler);
+    mmc_buffer_free(&out);
+}
+
 int main(void) {
     redacts_every_part_of_a_secret_in_text();
+    finds_a_fragment_at_every_offset();
     redacts_json_strings_however_escaped();
     drops_the_tokens_of_an_authentication_answer();
     return check_report("redact");
