@@ -44,26 +44,17 @@ local function socket_descriptors()
     return found
 end
 
--- The inode of the TCP connection from 127.0.0.1:`local_port` to the mock's API port.
-local function connection_inode(local_port)
+-- The TCP connection from 127.0.0.1:`local_port` to the mock's API port, from /proc/net/tcp:
+-- its inode, and whether it is still established on this end (one the server closed would be
+-- CLOSE_WAIT here); nil when there is none.
+local function connection(local_port)
     local here_wanted, there_wanted = string.format(":%04X", local_port), string.format(":%04X", API_PORT)
     for line in io.lines("/proc/net/tcp") do
-        local here, there, inode = line:match("^%s*%d+:%s+(%x+:%x+)%s+(%x+:%x+)%s+%x%x%s+%S+%s+%S+%s+%S+%s+%d+%s+%d+%s+(%d+)")
-        if here and here:sub(-5) == here_wanted and there:sub(-5) == there_wanted then return inode end
-    end
-end
-
--- Whether the TCP connection from 127.0.0.1:`local_port` to the mock's API port is still
--- established on this end (a connection the server closed would be CLOSE_WAIT here).
-local function established(local_port)
-    local here_wanted, there_wanted = string.format(":%04X", local_port), string.format(":%04X", API_PORT)
-    for line in io.lines("/proc/net/tcp") do
-        local here, there, state = line:match("^%s*%d+:%s+(%x+:%x+)%s+(%x+:%x+)%s+(%x%x)")
+        local here, there, state, inode = line:match("^%s*%d+:%s+(%x+:%x+)%s+(%x+:%x+)%s+(%x%x)%s+%S+%s+%S+%s+%S+%s+%d+%s+%d+%s+(%d+)")
         if here and here:sub(-5) == here_wanted and there:sub(-5) == there_wanted then
-            return state == "01"
+            return inode, state == "01"
         end
     end
-    return false
 end
 
 -- Puts a file opened for appending on descriptor `fd` (closed first, as a child would).
@@ -142,7 +133,7 @@ describe("a forked child that reuses the inherited descriptors' numbers", functi
         local client = mmc.new(mock.options())
         assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
         local port = mock.requests_to(mock.CHANGE_STATUS)[1].client_port
-        local inode = assert(connection_inode(port), "no connection from port " .. port)
+        local inode = assert(connection(port), "no connection from port " .. port)
         local fd
         for number, socket_inode in pairs(socket_descriptors()) do
             if socket_inode == inode then fd = number end
@@ -180,7 +171,7 @@ describe("a forked child that reuses the inherited descriptors' numbers", functi
         -- the descriptor of one of the batch's connections, which the child puts a file on
         local fd
         for port in pairs(parent_ports) do
-            local inode = connection_inode(port)
+            local inode = connection(port)
             for number, socket_inode in pairs(socket_descriptors()) do
                 if socket_inode == inode then fd = number end
             end
@@ -206,7 +197,7 @@ describe("a forked child that reuses the inherited descriptors' numbers", functi
         -- on one: the second can find the first's connection free again), and its next calls,
         -- one after the other, go over them
         for port in pairs(parent_ports) do
-            assert.is_true(established(port), "the parent's connection from port " .. port .. " is gone")
+            assert.is_true(select(2, connection(port)), "the parent's connection from port " .. port .. " is gone")
         end
         results = client:request_all({
             { "PUT", mock.CHANGE_STATUS, { query = { id = ids[1], status = 1 } } },
@@ -224,10 +215,10 @@ describe("a forked child that reuses the inherited descriptors' numbers", functi
         local client = mmc.new(mock.options())
         assert.are.equal(200, (mock.call(client.set_webhook_status, client, mock.WEBHOOK_ID, mmc.ENABLE)))
         local port = mock.requests_to(mock.CHANGE_STATUS)[1].client_port
-        local connection = connection_inode(port)
+        local connection_of_call = connection(port)
         local pair = {} -- the sockets the call opened that are not its connection
         for fd, inode in pairs(socket_descriptors()) do
-            if not before[fd] and inode ~= connection then pair[#pair + 1] = fd end
+            if not before[fd] and inode ~= connection_of_call then pair[#pair + 1] = fd end
         end
         table.sort(pair)
         assert.are.equal(2, #pair, "libcurl's socketpair: " .. table.concat(pair, ", "))
