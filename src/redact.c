@@ -148,8 +148,8 @@ static size_t fragment_at(const mmc_redactor *redactor, const char *text, size_t
     if (redactor->capacity > 0 && available >= MMC_REDACT_FRAGMENT) {
         uint64_t piece = load_piece(text);
         /* a piece starts with a run of its secret: without one, no look in the table */
-        for (size_t slot = home_slot(redactor, piece);
-             may_be_gram(redactor, text) && redactor->used[slot];
+        int may_be_piece = may_be_gram(redactor, text);
+        for (size_t slot = home_slot(redactor, piece); may_be_piece && redactor->used[slot];
              slot = (slot + 1) & (redactor->capacity - 1)) {
             if (redactor->slots[slot] == piece) {
                 found = MMC_REDACT_FRAGMENT;
