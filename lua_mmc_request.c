@@ -554,7 +554,6 @@ static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
-    int box_at = lua_gettop(L);
     box->batch = mmc_batch_new(count, mmc_client_memory(client));
     if (box->batch == NULL)
         luaL_error(L, "mmc: out of memory");
@@ -583,7 +582,6 @@ static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
     }
     mmc_batch_free(box->batch);
     box->batch = NULL;
-    (void)box_at;
     return 1;
 }
 
