@@ -90,7 +90,7 @@ static void read_query_value(lua_State *L, int arg, mmc_lua_request_options *out
     } else if (type == LUA_TNUMBER) {
         int is_integer = 0;
         lua_Integer integer = mmc_compat_tointegerx(L, -1, &is_integer);
-        lua_Number number = lua_tonumber(L, -1);
+        lua_Number number = is_integer ? 0 : lua_tonumber(L, -1);
         if (is_integer)
             format_integer(text, integer);
         else if (number == number && number - number == 0) /* finite */
@@ -115,15 +115,17 @@ static void read_query(lua_State *L, int arg, int query, mmc_lua_request_options
     lua_pushnil(L);
     while (lua_next(L, query) != 0) {
         size_t name_length = 0;
-        if (lua_type(L, -2) != LUA_TSTRING ||
-            (lua_tolstring(L, -2, &name_length), name_length) == 0)
+        const char *name =
+            lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &name_length) : NULL;
+        if (name_length == 0)
             option_error(L, arg, out, "options.query names must be non-empty strings");
         if (out->pair_count == MMC_LUA_MAX_QUERY_PAIRS - (out->own_query != NULL))
             option_error(L, arg, out,
                          out->own_query != NULL ? "options.query has more than 99 names"
                                                 : "options.query has more than 100 names");
         mmc_query_pair *pair = &out->pairs[out->pair_count];
-        pair->name = lua_tolstring(L, -2, &pair->name_length);
+        pair->name = name;
+        pair->name_length = name_length;
         if (out->own_query != NULL && strcmp(pair->name, out->own_query) == 0)
             option_error(L, arg, out,
                          lua_pushfstring(L, "options.query.%s: the handle adds it", pair->name));
@@ -240,14 +242,29 @@ void mmc_lua_read_request_options(lua_State *L, int arg, mmc_lua_request_options
  * names and most values repeat from one answer to the next (server, content-type, ...), and
  * making a Lua string hashes its bytes and looks it up. Each is held in a stack slot reserved
  * below the results (from `first`), with a copy of its bytes here (no pointer into a Lua
- * string is kept). Filled until full; a single call's headers go without (NULL). */
+ * string is kept). Filled until full; a single call's headers go without (NULL).
+ * The answers of a batch come alike, header after header: a line the same, byte for byte, as
+ * the same line of an earlier answer is that line's name and value again (`lines`); the n-th
+ * string of an answer is looked for first where the n-th string of the answer before was found
+ * (`hints`); and its table is sized as the one before was (`last_count`). */
 #define MADE_STRINGS 16
 #define MADE_STRING_MOST 40 /* Lua's short strings: the ones it looks up */
+#define MADE_HINTS 32       /* the strings of an answer that have a hint: 16 headers */
+#define MADE_LINES 16       /* the lines of an answer that are remembered */
+#define MADE_LINE_MOST 64
+typedef struct made_line {
+    size_t length;             /* 0: none */
+    int name, value;           /* their slots in `made` */
+    char text[MADE_LINE_MOST]; /* the line as it came, without its CR LF */
+} made_line;
 typedef struct made_strings {
     int first; /* the stack index of the first slot */
     int count;
+    int last_count; /* the headers of the answer before (0: none yet) */
     size_t lengths[MADE_STRINGS];
     char texts[MADE_STRINGS][MADE_STRING_MOST];
+    unsigned char hints[MADE_HINTS]; /* the slot of the n-th string of the answer before */
+    made_line lines[MADE_LINES];
 } made_strings;
 
 /* Reserves the slots on the stack (nil each). */
@@ -255,50 +272,76 @@ static void made_strings_reserve(lua_State *L, made_strings *made) {
     luaL_checkstack(L, MADE_STRINGS + LUA_MINSTACK, "request_all's results");
     made->first = lua_gettop(L) + 1;
     made->count = 0;
+    made->last_count = 0;
+    memset(made->hints, 0, sizeof made->hints);
+    for (int i = 0; i < MADE_LINES; i++)
+        made->lines[i].length = 0;
     for (int i = 0; i < MADE_STRINGS; i++)
         lua_pushnil(L);
 }
 
-/* Pushes the string `text`: the one made before when `made` holds it, else a new one (kept in
- * `made` while it has room). Returns its slot in `made`, or -1 when it is not kept there. */
-static int push_string(lua_State *L, made_strings *made, const char *text, size_t length) {
+/* Pushes the string `text`, the `ordinal`-th of its answer: the one made before when `made`
+ * holds it, else a new one (kept in `made` while it has room). Returns its slot in `made`, or
+ * -1 when it is not kept there. */
+static int push_string(lua_State *L, made_strings *made, const char *text, size_t length,
+                       int ordinal) {
     if (made == NULL || length > MADE_STRING_MOST) {
         lua_pushlstring(L, text, length);
         return -1;
     }
-    for (int i = 0; i < made->count; i++) {
-        if (made->lengths[i] == length && memcmp(made->texts[i], text, length) == 0) {
-            lua_pushvalue(L, made->first + i);
-            return i;
+    int hint = ordinal < MADE_HINTS ? made->hints[ordinal] : 0;
+    int found = -1;
+    if (hint < made->count && made->lengths[hint] == length &&
+        memcmp(made->texts[hint], text, length) == 0) {
+        found = hint;
+    } else {
+        for (int i = 0; i < made->count; i++) {
+            if (made->lengths[i] == length && memcmp(made->texts[i], text, length) == 0) {
+                found = i;
+                break;
+            }
         }
     }
-    lua_pushlstring(L, text, length);
-    if (made->count == MADE_STRINGS)
+    if (found < 0 && made->count < MADE_STRINGS) { /* a new one, kept */
+        lua_pushlstring(L, text, length);
+        found = made->count++;
+        memcpy(made->texts[found], text, length);
+        made->lengths[found] = length;
+        lua_pushvalue(L, -1);
+        lua_replace(L, made->first + found);
+    } else if (found < 0) { /* a new one, and no room left */
+        lua_pushlstring(L, text, length);
         return -1;
-    memcpy(made->texts[made->count], text, length);
-    made->lengths[made->count] = length;
-    lua_pushvalue(L, -1);
-    lua_replace(L, made->first + made->count);
-    return made->count++;
+    } else {
+        lua_pushvalue(L, made->first + found);
+    }
+    if (ordinal < MADE_HINTS)
+        made->hints[ordinal] = (unsigned char)found;
+    return found;
 }
 
-/* Pushes the answer's headers (lines "Name: value\r\n") as a table: names in lower case,
- * a repeated header's values joined with ", ". The strings come from `made` when it holds them
- * (NULL: none). */
-static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *made) {
+/* Pushes the answer's headers (lines "Name: value\r\n", `length` bytes at `lines`, or NULL)
+ * as a table: names in lower case, a repeated header's values joined with ", ". The strings
+ * come from `made` when it holds them (NULL: none). */
+static void push_headers(lua_State *L, const char *lines, size_t length, made_strings *made) {
     if (lines == NULL) {
         lua_newtable(L);
         return;
     }
+    const char *at = lines, *end = lines + length;
     /* Sized at once: a table grown one header at a time is rehashed at 1, 2, 4 and 8. */
     int count = 0;
-    for (const char *at = lines->data, *end = lines->data + lines->length;
-         at != NULL && (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
-        count++;
+    if (made != NULL && made->last_count > 0) {
+        count = made->last_count;
+    } else {
+        for (const char *line = at;
+             line != NULL && (line = memchr(line, '\n', (size_t)(end - line))) != NULL; line++)
+            count++;
+    }
     lua_createtable(L, 0, count);
-    const char *at = lines->data, *end = lines->data + lines->length;
     char name[256];
     unsigned named = 0; /* the slots of `made` whose strings are names of this table already */
+    int ordinal = 0, names = 0, line_number = 0;
     while (at != NULL && at < end) {
         const char *line_end = memchr(at, '\n', (size_t)(end - at));
         const char *next = line_end != NULL ? line_end + 1 : end;
@@ -306,6 +349,22 @@ static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *ma
             line_end = end;
         while (line_end > at && (line_end[-1] == '\r' || line_end[-1] == '\n'))
             line_end--;
+        size_t line_length = (size_t)(line_end - at);
+        made_line *seen =
+            made != NULL && line_number < MADE_LINES ? &made->lines[line_number] : NULL;
+        line_number++;
+        if (seen != NULL && line_length > 0 && seen->length == line_length &&
+            (named >> seen->name & 1u) == 0 &&
+            memcmp(seen->text, at, line_length) == 0) { /* as before: its name and value again */
+            lua_pushvalue(L, made->first + seen->name);
+            lua_pushvalue(L, made->first + seen->value);
+            lua_rawset(L, -3);
+            named |= 1u << seen->name;
+            names++;
+            ordinal += 2;
+            at = next;
+            continue;
+        }
         const char *colon = memchr(at, ':', (size_t)(line_end - at));
         if (colon != NULL && colon > at && (size_t)(colon - at) < sizeof name) {
             size_t name_length = (size_t)(colon - at);
@@ -318,7 +377,7 @@ static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *ma
                 value++;
             while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
                 value_end--;
-            int slot = push_string(L, made, name, name_length);
+            int slot = push_string(L, made, name, name_length, ordinal++);
             int repeated;
             if (slot >= 0) { /* the same name is the same slot */
                 repeated = (named >> slot & 1u) != 0;
@@ -330,18 +389,29 @@ static void push_headers(lua_State *L, const mmc_buffer *lines, made_strings *ma
                 lua_pop(L, 1);
             }
             if (!repeated) {
-                push_string(L, made, value, (size_t)(value_end - value));
+                int value_slot =
+                    push_string(L, made, value, (size_t)(value_end - value), ordinal++);
+                names++;
+                if (seen != NULL && slot >= 0 && value_slot >= 0 && line_length <= MADE_LINE_MOST) {
+                    seen->length = line_length; /* remembered for the answers after it */
+                    seen->name = slot;
+                    seen->value = value_slot;
+                    memcpy(seen->text, at, line_length);
+                }
             } else { /* a repeated header: after the values before it */
                 lua_pushvalue(L, -1);
                 lua_rawget(L, -3);
                 lua_pushliteral(L, ", ");
                 lua_pushlstring(L, value, (size_t)(value_end - value));
                 lua_concat(L, 3);
+                ordinal++;
             }
             lua_rawset(L, -3);
         }
         at = next;
     }
+    if (made != NULL)
+        made->last_count = names;
 }
 
 void mmc_lua_check_method_and_path(lua_State *L, int method_arg, const char **method,
@@ -401,7 +471,8 @@ static int do_request(lua_State *L, int client_arg, int method_arg) {
     const mmc_buffer *headers = mmc_client_answer_headers(client);
     int answered = call.result.status != 0;
     if (answered)
-        push_headers(L, headers, NULL);
+        push_headers(L, headers != NULL ? headers->data : NULL,
+                     headers != NULL ? headers->length : 0, NULL);
     int count = mmc_lua_transfer_results(L, &transfer, &call.result, mmc_lua_finish_call(L, &call));
     if (!answered)
         return count;
@@ -425,22 +496,32 @@ static int batch_gc(lua_State *L) {
     return 0;
 }
 
+/* The names of a result's fields, made once for a batch's results (at `keys`, in this order). */
+static const char *const RESULT_KEYS[] = {"status", "body", "headers", "err"};
+enum { KEY_STATUS, KEY_BODY, KEY_HEADERS, KEY_ERR, KEY_COUNT };
+
 /* Pushes one call's result table: { status = , err = , body = , headers = }. */
 static void push_batch_result(lua_State *L, const mmc_batch *batch, size_t index,
-                              made_strings *made) {
+                              made_strings *made, int keys) {
     const mmc_result *result = mmc_batch_result(batch, index);
     lua_createtable(L, 0, 4);
     if (result->status != 0) {
+        lua_pushvalue(L, keys + KEY_STATUS);
         lua_pushinteger(L, (lua_Integer)result->status);
-        lua_setfield(L, -2, "status");
+        lua_rawset(L, -3);
+        lua_pushvalue(L, keys + KEY_BODY);
         mmc_lua_push_decoded_body(L, result);
-        lua_setfield(L, -2, "body");
-        push_headers(L, mmc_batch_headers(batch, index), made);
-        lua_setfield(L, -2, "headers");
+        lua_rawset(L, -3);
+        size_t headers_length;
+        const char *headers = mmc_batch_headers(batch, index, &headers_length);
+        lua_pushvalue(L, keys + KEY_HEADERS);
+        push_headers(L, headers != NULL ? headers : "", headers_length, made);
+        lua_rawset(L, -3);
     }
     if (result->message.length > 0) {
+        lua_pushvalue(L, keys + KEY_ERR);
         lua_pushlstring(L, result->message.data, result->message.length);
-        lua_setfield(L, -2, "err");
+        lua_rawset(L, -3);
     }
 }
 
@@ -480,25 +561,26 @@ static void add_batch_request(lua_State *L, int requests_arg, int index, mmc_bat
         luaL_argerror(L, requests_arg,
                       lua_pushfstring(L, "requests[%d].path: path must be a string, got %s", index,
                                       luaL_typename(L, path_at)));
+    /* the path is checked with the rest of the call, by mmc_batch_set below */
     const char *path = lua_tolstring(L, path_at, &path_length);
-    const char *problem = mmc_request_path_problem(path, path_length);
-    if (problem != NULL)
-        luaL_argerror(L, requests_arg,
-                      lua_pushfstring(L, "requests[%d].path: %s", index, problem));
     mmc_lua_request_options options;
     options.index = index;
     options.own_query = NULL;
     options.own_headers = NULL;
     options.requests_arg = requests_arg;
     mmc_lua_read_request_options(L, options_at, &options);
-    problem = mmc_lua_request_options_problem(method, &options);
+    const char *problem = mmc_lua_request_options_problem(method, &options);
     if (problem != NULL)
         option_error(L, options_at, &options, problem);
     mmc_api_call api_call = mmc_lua_api_call_of(method, path, path_length, &options);
     mmc_buffer bad;
     mmc_buffer_init_in(&bad, mmc_client_memory(client));
-    if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad) != 0) {
-        lua_pushfstring(L, "requests[%d]: %s", index, mmc_buffer_text(&bad));
+    const char *field = NULL;
+    if (mmc_batch_set(batch, (size_t)index - 1, client, &api_call, &bad, &field) != 0) {
+        if (field != NULL)
+            lua_pushfstring(L, "requests[%d].%s: %s", index, field, mmc_buffer_text(&bad));
+        else
+            lua_pushfstring(L, "requests[%d]: %s", index, mmc_buffer_text(&bad));
         mmc_buffer_free(&bad);
         luaL_argerror(L, requests_arg, lua_tostring(L, -1));
     }
@@ -575,9 +657,13 @@ static int do_request_all(lua_State *L, int client_arg, int requests_arg) {
         luaL_error(L, "%s", MMC_LUA_TOKEN_STORE_YIELDED);
     made_strings made;
     made_strings_reserve(L, &made);
+    luaL_checkstack(L, KEY_COUNT + LUA_MINSTACK, "request_all's results");
+    int keys = lua_gettop(L) + 1;
+    for (int k = 0; k < KEY_COUNT; k++)
+        lua_pushstring(L, RESULT_KEYS[k]);
     lua_createtable(L, (int)count, 0);
     for (size_t i = 0; i < count; i++) {
-        push_batch_result(L, box->batch, i, &made);
+        push_batch_result(L, box->batch, i, &made, keys);
         lua_rawseti(L, -2, (int)i + 1);
     }
     mmc_batch_free(box->batch);

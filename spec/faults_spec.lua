@@ -433,6 +433,29 @@ describe("faults", function()
             check(headers)
         end)
 
+        it("redacts the app key and the token echoed in a batch's answers, headers and bodies, as in request", function()
+            local client = new_client()
+            assert.are.equal(200, (client:auth()))
+            local tokens = server:tokens()
+            local token = tokens[#tokens]
+            local answer = { status = 200, count = 3,
+                body = '{"returnCode":0,"echo":"' .. token .. '","key":"' .. APP_KEY .. '"}',
+                headers = { ["X-Echo"] = "token " .. token, ["X-Key"] = APP_KEY, ["X-Plain"] = "kept" } }
+            local request = { "PUT", CHANGE_STATUS, { query = { id = WEBHOOK_ID, status = 0 } } }
+            respond(answer)
+            local results = client:request_all { request, request, request }
+            for i = 1, 3 do
+                local r = results[i]
+                assert.are.equal(200, r.status, r.err)
+                assert.are.equal("token ***", r.headers["x-echo"])
+                assert.are.equal("***", r.headers["x-key"])
+                assert.are.equal("kept", r.headers["x-plain"])
+                assert.are.equal("***", r.body.echo)
+                assert.are.equal("***", r.body.key)
+                for name, value in pairs(r.headers) do assert_no_secret(name .. ": " .. value) end
+            end
+        end)
+
         fault("an HTTP/1.0 close-delimited body", function()
             local client = new_client()
             respond { http10 = true, status = 200, body = '{"returnCode":0,"returnDesc":"one-oh"}' }

@@ -18,9 +18,12 @@ void mmc_buffer_init(mmc_buffer *buffer) {
     mmc_buffer_init_in(buffer, NULL);
 }
 
+/* Only the bytes written are wiped: past `length` (and its terminator) nothing was ever
+ * written, as every append writes at `length` and code that shortens a buffer (clear, and the
+ * engine's rollbacks) wipes what it drops. A block reserved large is not wiped whole. */
 void mmc_buffer_free(mmc_buffer *buffer) {
     if (buffer->data != NULL) {
-        OPENSSL_cleanse(buffer->data, buffer->capacity);
+        OPENSSL_cleanse(buffer->data, buffer->length + 1);
         mmc_memory_free(buffer->memory, buffer->data);
     }
     mmc_buffer_init_in(buffer, buffer->memory);
@@ -36,7 +39,7 @@ void mmc_buffer_clear(mmc_buffer *buffer) {
 
 /* Makes room for `extra` more bytes plus the terminator, growing geometrically. The old
  * storage is wiped before it is released, for the same reason as in mmc_buffer_free. */
-static int buffer_reserve(mmc_buffer *buffer, size_t extra) {
+int mmc_buffer_reserve(mmc_buffer *buffer, size_t extra) {
     if (extra > (size_t)-1 / 2 - buffer->length)
         return -1;
     size_t needed = buffer->length + extra + 1;
@@ -50,7 +53,7 @@ static int buffer_reserve(mmc_buffer *buffer, size_t extra) {
         return -1;
     if (buffer->data != NULL) {
         memcpy(data, buffer->data, buffer->length + 1);
-        OPENSSL_cleanse(buffer->data, buffer->capacity);
+        OPENSSL_cleanse(buffer->data, buffer->length + 1);
         mmc_memory_free(buffer->memory, buffer->data);
     } else {
         data[0] = '\0';
@@ -60,8 +63,8 @@ static int buffer_reserve(mmc_buffer *buffer, size_t extra) {
     return 0;
 }
 
-int mmc_buffer_append(mmc_buffer *buffer, const void *bytes, size_t length) {
-    if (buffer_reserve(buffer, length) != 0)
+int mmc_buffer_append_growing(mmc_buffer *buffer, const void *bytes, size_t length) {
+    if (mmc_buffer_reserve(buffer, length) != 0)
         return -1;
     if (length > 0)
         memcpy(buffer->data + buffer->length, bytes, length);
@@ -79,7 +82,7 @@ int mmc_buffer_append_format(mmc_buffer *buffer, const char *format, ...) {
     va_start(args, format);
     int needed = vsnprintf(NULL, 0, format, args);
     va_end(args);
-    if (needed < 0 || buffer_reserve(buffer, (size_t)needed) != 0)
+    if (needed < 0 || mmc_buffer_reserve(buffer, (size_t)needed) != 0)
         return -1;
     va_start(args, format);
     vsnprintf(buffer->data + buffer->length, (size_t)needed + 1, format, args);

@@ -220,13 +220,22 @@ static int keep_headers(mmc_client *client, const mmc_header *headers, size_t co
     return 0;
 }
 
-/* A sentence saying what is wrong with the call, or NULL. */
-static const char *call_problem(const mmc_api_call *call) {
+/* A sentence saying what is wrong with the call, or NULL; `field`, when not NULL, is set to
+ * "path" for a problem of the path (else NULL). A path the same, byte for byte, as `checked`
+ * (a path found good before, or NULL) is good again. */
+static const char *call_problem(const mmc_api_call *call, const char *checked,
+                                size_t checked_length, const char **field) {
+    if (field != NULL)
+        *field = NULL;
     if (mmc_request_known_method(call->method) == NULL)
         return "method must be GET, POST, PUT, DELETE or PATCH";
     const char *problem = mmc_request_body_problem(call->method, call->body != NULL);
-    if (problem == NULL)
+    if (problem == NULL && !(checked != NULL && checked_length == call->path_length &&
+                             memcmp(checked, call->path, checked_length) == 0)) {
         problem = mmc_request_path_problem(call->path, call->path_length);
+        if (problem != NULL && field != NULL)
+            *field = "path";
+    }
     for (size_t i = 0; problem == NULL && i < call->header_count; i++)
         problem = mmc_request_header_problem(&call->headers[i]);
     if (problem == NULL && call->query_length > MMC_MAX_QUERY_LENGTH)
@@ -249,7 +258,7 @@ static int append_call_query(mmc_buffer *url, const mmc_api_call *call) {
  * and what it returns still needs mmc_call_finish(). Every request with a token goes through here. */
 int mmc_call_make(mmc_client *client, const mmc_api_call *call, int may_authenticate,
                         mmc_result *result) {
-    const char *problem = call_problem(call);
+    const char *problem = call_problem(call, NULL, 0, NULL);
     if (problem != NULL) {
         mmc_buffer_append_string(&result->message, problem);
         return -1;
@@ -278,8 +287,9 @@ int mmc_call_make(mmc_client *client, const mmc_api_call *call, int may_authenti
     return outcome;
 }
 
-const char *mmc_client_call_problem(const mmc_api_call *call) {
-    return call_problem(call);
+const char *mmc_client_call_problem(const mmc_api_call *call, const char *checked,
+                                    size_t checked_length, const char **field) {
+    return call_problem(call, checked, checked_length, field);
 }
 
 int mmc_client_call_url(const mmc_client *client, const mmc_api_call *call, mmc_buffer *url) {

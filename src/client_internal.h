@@ -124,7 +124,8 @@ double mmc_client_retry_wait(const mmc_client *client, const mmc_transport *tran
                              int idempotent, double deadline);
 
 /* What is wrong with a call (a bad method, path, header or query), or NULL. */
-const char *mmc_client_call_problem(const mmc_api_call *call);
+const char *mmc_client_call_problem(const mmc_api_call *call, const char *checked,
+                                    size_t checked_length, const char **field);
 
 /* Appends the call's URL on the client's endpoint. 0 or -1 (out of memory). */
 int mmc_client_call_url(const mmc_client *client, const mmc_api_call *call, mmc_buffer *url);

@@ -9,6 +9,7 @@
 
 #include "client_internal.h"
 #include "clock.h"
+#include "crypto.h"
 #include "request.h"
 
 /* The client's engine: one multi handle and the easy handles it runs, kept between calls: its
@@ -60,7 +61,11 @@ typedef struct batch_call {
     /* its outcome */
     mmc_result *result;
     mmc_result own_result;
-    mmc_buffer answer_body, answer_headers;
+    /* A batch's call: where its last answer, redacted, lies in the batch's `answers` (its body,
+     * then its header lines), and whether it had a body. */
+    size_t answer_at, answer_body_length, answer_headers_length;
+    int answer_has_body;
+    int redacted; /* its answer was redacted as it was kept: finish_call has only the message */
     mmc_exchange_log *log;
     mmc_exchange_log exchanges;
 } batch_call;
@@ -72,6 +77,10 @@ struct mmc_batch {
     /* Every call's URL, one after another, each ending with a NUL: one block for the batch
      * rather than one (grown twice) per call. */
     mmc_buffer urls;
+    /* Every call's last answer (redacted), body then header lines, one after another: one block
+     * for the batch rather than two per call, each allocated, grown, wiped and freed. */
+    mmc_buffer answers;
+    size_t checked_path_at, checked_path_length; /* the last path set: in `urls`, from here */
 };
 
 static long to_milliseconds(double seconds) {
@@ -86,8 +95,6 @@ static void call_init(batch_call *call, mmc_memory *memory) {
     mmc_buffer_init_in(&call->header_text, memory);
     mmc_result_init_in(&call->own_result, memory);
     call->result = &call->own_result;
-    mmc_buffer_init_in(&call->answer_body, memory);
-    mmc_buffer_init_in(&call->answer_headers, memory);
     mmc_exchange_log_init(&call->exchanges, memory);
     call->log = &call->exchanges;
     call->may_authenticate = 1;
@@ -100,9 +107,17 @@ static void call_free(batch_call *call, mmc_memory *memory) {
     mmc_buffer_free(&call->header_text);
     mmc_memory_free(memory, call->headers);
     mmc_result_free(&call->own_result);
-    mmc_buffer_free(&call->answer_body);
-    mmc_buffer_free(&call->answer_headers);
     mmc_exchange_log_free(&call->exchanges);
+}
+
+/* Room for `count` more like one of `size` bytes, at most 1 MiB: a batch's blocks (URLs,
+ * answers) grow once rather than a dozen times, each time copied and the old one wiped. It is
+ * an estimate (the calls differ) and only that: past it, a block grows as any buffer does. */
+#define BATCH_RESERVE_MOST ((size_t)1 << 20)
+static size_t room_for(size_t count, size_t size) {
+    if (size != 0 && count > BATCH_RESERVE_MOST / size)
+        return BATCH_RESERVE_MOST;
+    return count * size;
 }
 
 mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory) {
@@ -113,6 +128,7 @@ mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory) {
         return NULL;
     batch->memory = memory;
     mmc_buffer_init_in(&batch->urls, memory);
+    mmc_buffer_init_in(&batch->answers, memory);
     /* not zeroed here: call_init clears each call */
     batch->calls = mmc_memory_alloc(memory, (count > 0 ? count : 1) * sizeof *batch->calls);
     if (batch->calls == NULL) {
@@ -131,15 +147,20 @@ void mmc_batch_free(mmc_batch *batch) {
     for (size_t i = 0; i < batch->count; i++)
         call_free(&batch->calls[i], batch->memory);
     mmc_buffer_free(&batch->urls);
+    mmc_buffer_free(&batch->answers); /* wiped: an answer may hold what the server echoed */
     mmc_memory *memory = batch->memory;
     mmc_memory_free(memory, batch->calls);
     mmc_memory_free(memory, batch);
 }
 
 int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
-                  const mmc_api_call *call, mmc_buffer *problem) {
+                  const mmc_api_call *call, mmc_buffer *problem, const char **field) {
     batch_call *to = &batch->calls[index];
-    const char *bad = mmc_client_call_problem(call);
+    /* The calls of a batch mostly share their path: the last one set, good, is not checked
+     * again (it is in the last URL, after the endpoint). */
+    const char *checked =
+        batch->checked_path_length > 0 ? batch->urls.data + batch->checked_path_at : NULL;
+    const char *bad = mmc_client_call_problem(call, checked, batch->checked_path_length, field);
     if (bad != NULL)
         return mmc_buffer_append_string(problem, bad), -1;
     const char *method = mmc_request_known_method(call->method);
@@ -150,9 +171,15 @@ int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
     if (mmc_client_call_url(client, call, &batch->urls) != 0 ||
         mmc_buffer_append(&batch->urls, "", 1) != 0 || /* its NUL */
         (call->body != NULL && mmc_buffer_append(&to->body, call->body, call->body_length) != 0)) {
-        batch->urls.length = to->url_at; /* what was written of it is dropped */
+        if (batch->urls.length > to->url_at) /* what was written of it is wiped and dropped */
+            mmc_wipe(batch->urls.data + to->url_at, batch->urls.length - to->url_at);
+        batch->urls.length = to->url_at;
         return mmc_buffer_append_string(problem, "out of memory"), -1;
     }
+    if (to->url_at == 0) /* the first: room for as many more like it */
+        mmc_buffer_reserve(&batch->urls, room_for(batch->count - index - 1, batch->urls.length));
+    batch->checked_path_at = to->url_at + strlen(client->endpoint);
+    batch->checked_path_length = call->path_length;
     if (call->header_count > 0) {
         to->headers = mmc_memory_calloc(batch->memory, call->header_count, sizeof *to->headers);
         if (to->headers == NULL)
@@ -185,8 +212,12 @@ const mmc_result *mmc_batch_result(const mmc_batch *batch, size_t index) {
     return batch->calls[index].result;
 }
 
-const mmc_buffer *mmc_batch_headers(const mmc_batch *batch, size_t index) {
-    return &batch->calls[index].answer_headers;
+const char *mmc_batch_headers(const mmc_batch *batch, size_t index, size_t *length) {
+    const batch_call *call = &batch->calls[index];
+    *length = call->answer_headers_length;
+    if (call->answer_headers_length == 0)
+        return NULL;
+    return batch->answers.data + call->answer_at + call->answer_body_length;
 }
 
 const mmc_exchange_log *mmc_batch_exchanges(const mmc_batch *batch, size_t index) {
@@ -268,6 +299,7 @@ typedef struct run_state {
     struct mmc_engine *engine;
     batch_call *calls;
     size_t count;
+    mmc_buffer *answers; /* a batch's block of answers (NULL for a single call or a login) */
     int concurrency;
     int in_flight; /* the calls' transfers (the login's is not counted) */
     size_t done;
@@ -289,8 +321,11 @@ static void finish_call(run_state *run, batch_call *call) {
         login_concluded(run, -1, NULL);
         return;
     }
-    if (!call->borrow) /* a single call's caller redacts it, with what else it knows */
-        mmc_client_redact(run->client, call->result, &call->answer_body, &call->answer_headers);
+    if (!call->borrow && !call->redacted) { /* a single call's caller redacts it */
+        mmc_buffer none;
+        mmc_buffer_init_in(&none, run->client->memory);
+        mmc_client_redact(run->client, call->result, &none, NULL);
+    }
     call->state = CALL_DONE;
     run->done++;
 }
@@ -371,6 +406,37 @@ static void launch(run_state *run, batch_call *call, double now) {
         run->in_flight++;
 }
 
+/* A batch's call has its answer: redacted where it lies (the handle's buffers serve the next
+ * transfer, so they may be changed), then copied to the batch's block of answers. The body's
+ * place is set once the block moves no more (mmc_client_run_batch). */
+static void keep_answer(run_state *run, batch_call *call, mmc_transport *slot) {
+    mmc_result *result = call->result;
+    mmc_buffer *answers = run->answers;
+    mmc_client_redact(run->client, result, &slot->body, &slot->headers);
+    call->redacted = 1;
+    size_t body_length = result->body != NULL ? result->body_length : 0;
+    size_t headers_length = slot->headers.length;
+    call->answer_at = answers->length;
+    if (call->answer_at == 0) /* the first: room for as many more like it, and a quarter */
+        mmc_buffer_reserve(answers, room_for(run->count, (body_length + headers_length) / 4 * 5));
+    if (mmc_buffer_append(answers, result->body, body_length) != 0 ||
+        mmc_buffer_append(answers, slot->headers.data, headers_length) != 0) {
+        /* what was written of it is wiped and dropped; the answers kept before stay */
+        if (answers->length > call->answer_at)
+            mmc_wipe(answers->data + call->answer_at, answers->length - call->answer_at);
+        answers->length = call->answer_at;
+        mmc_buffer_clear(&result->message);
+        mmc_buffer_append_string(&result->message, "out of memory");
+        result->body = NULL;
+        body_length = headers_length = 0;
+    }
+    call->answer_has_body = result->body != NULL;
+    call->answer_body_length = body_length;
+    call->answer_headers_length = headers_length;
+    result->body = NULL; /* its place in the block is set at the end of the run */
+    result->body_length = body_length;
+}
+
 /* A transfer is over: judge it and decide what is next: done, a retry after a wait, or a new
  * token first. */
 static void conclude(run_state *run, batch_call *call, CURLcode code) {
@@ -432,20 +498,8 @@ static void conclude(run_state *run, batch_call *call, CURLcode code) {
             /* A single call's answer stays in the handle's buffers until its next transfer. */
             client->answer_body = &slot->body;
             client->answer_headers = &slot->headers;
-        } else if (mmc_buffer_append(&call->answer_body, call->response.body,
-                                     call->response.body_length) != 0 ||
-                   mmc_buffer_append(&call->answer_headers, slot->headers.data,
-                                     slot->headers.length) != 0) {
-            /* The handle's buffers serve the next transfer: a batch's call keeps copies. */
-            mmc_buffer_clear(&call->answer_body);
-            mmc_buffer_clear(&call->answer_headers);
-            mmc_buffer_clear(&result->message);
-            mmc_buffer_append_string(&result->message, "out of memory");
-            result->body = NULL;
-            result->body_length = 0;
-        } else if (result->body != NULL) {
-            result->body = call->answer_body.length ? call->answer_body.data : NULL;
-            result->body_length = call->answer_body.length;
+        } else {
+            keep_answer(run, call, slot);
         }
     }
     finish_call(run, call);
@@ -620,8 +674,8 @@ static double start_ready(run_state *run, double now) {
 
 /* Runs the calls (or, with `login_only`, one login) to their end. 0, or -1 when the engine
  * itself could not run (every call's result then says why). */
-static int run_calls(mmc_client *client, batch_call *calls, size_t count, int concurrency,
-                     int login_only) {
+static int run_calls(mmc_client *client, batch_call *calls, size_t count, mmc_buffer *answers,
+                     int concurrency, int login_only) {
     if (concurrency < 1)
         concurrency = 1;
     if (concurrency > MMC_MAX_CONCURRENCY)
@@ -633,6 +687,7 @@ static int run_calls(mmc_client *client, batch_call *calls, size_t count, int co
     run.client = client;
     run.calls = calls;
     run.count = count;
+    run.answers = answers;
     run.concurrency = concurrency;
     run.login_only = login_only;
     call_init(&run.login, client->memory);
@@ -702,10 +757,14 @@ int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency) 
         /* the URLs are all written: their block moves no more */
         call->send_url = call->is_set ? batch->urls.data + call->url_at : NULL;
     }
-    int outcome = run_calls(client, batch->calls, batch->count, concurrency, 0);
-    /* The last secret-bearing copies: bodies sent are wiped, the token kept by the client. */
-    for (size_t i = 0; i < batch->count; i++)
-        mmc_buffer_clear(&batch->calls[i].body);
+    int outcome = run_calls(client, batch->calls, batch->count, &batch->answers, concurrency, 0);
+    for (size_t i = 0; i < batch->count; i++) {
+        batch_call *call = &batch->calls[i];
+        /* The last secret-bearing copies: bodies sent are wiped, the token kept by the client. */
+        mmc_buffer_clear(&call->body);
+        if (call->answer_has_body) /* the block of answers moves no more */
+            call->result->body = batch->answers.data + call->answer_at;
+    }
     return outcome;
 }
 
@@ -735,7 +794,7 @@ int mmc_engine_call(mmc_client *client, const char *url, const mmc_api_call *api
     call.is_set = 1;
     client->answer_body = NULL;
     client->answer_headers = NULL;
-    run_calls(client, &call, 1, 1, 0);
+    run_calls(client, &call, 1, NULL, 1, 0);
     call_free(&call, client->memory);
     return result->status != 0 && result->message.length == 0 ? 0 : -1;
 }
@@ -747,7 +806,7 @@ int mmc_engine_login(mmc_client *client, mmc_result *result) {
     call.state = CALL_DONE;
     client->answer_body = NULL;
     client->answer_headers = NULL;
-    int outcome = run_calls(client, &call, 1, 1, 1);
+    int outcome = run_calls(client, &call, 1, NULL, 1, 1);
     call_free(&call, client->memory);
     return outcome;
 }

@@ -45,19 +45,19 @@ mmc_batch *mmc_batch_new(size_t count, mmc_memory *memory);
 void mmc_batch_free(mmc_batch *batch);
 
 /* Checks call number `index` (as mmc_client_request would) and copies it: 0, or -1 with the
- * problem appended to `problem`. */
+ * problem appended to `problem` and `*field` set to "path" when it is the path's (else NULL). */
 int mmc_batch_set(mmc_batch *batch, size_t index, const mmc_client *client,
-                  const mmc_api_call *call, mmc_buffer *problem);
+                  const mmc_api_call *call, mmc_buffer *problem, const char **field);
 
 /* Runs every call of the batch; each one's result is then mmc_batch_result's. 0, or -1 when
  * the engine itself could not run (every result then says why). */
 int mmc_client_run_batch(mmc_client *client, mmc_batch *batch, int concurrency);
 
 /* Call `index`'s result (its body valid until the batch is freed), the header lines of its
- * last answer ("Name: value\r\n" each, secrets redacted), and its exchanges (when the client
- * records them). */
+ * last answer ("Name: value\r\n" each, secrets redacted; NULL and 0 when it has none), and its
+ * exchanges (when the client records them). */
 const mmc_result *mmc_batch_result(const mmc_batch *batch, size_t index);
-const mmc_buffer *mmc_batch_headers(const mmc_batch *batch, size_t index);
+const char *mmc_batch_headers(const mmc_batch *batch, size_t index, size_t *length);
 const mmc_exchange_log *mmc_batch_exchanges(const mmc_batch *batch, size_t index);
 
 #endif
