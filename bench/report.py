@@ -81,7 +81,7 @@ def kv(words):
 
 
 def load(path):
-    results, cg, meta = defaultdict(list), defaultdict(dict), {}
+    results, cg, meta = defaultdict(list), defaultdict(lambda: defaultdict(dict)), {}
     order = []   # (key, result) in the order the runs were made
     wrk = count = None
     rss = {}
@@ -135,7 +135,7 @@ def load(path):
             rss[r.get("lua", "lua5.4")] = r
         elif tag == "CG":
             r = kv(words[2:])
-            cg[words[1]][int(r["calls"])] = r["ir"]
+            cg[words[1]][int(r.get("run", 1))][int(r["calls"])] = r["ir"]
         elif tag == "META":
             meta[words[1]] = " ".join(words[2:])
     pair_with_floor(order)
@@ -233,11 +233,26 @@ def report(results_path):
             target("mmc (%s) throughput >= 0.90x floor" % label, r >= 0.90,
                    "%.3fx (median of %d paired runs; they ranged %.2fx to %.2fx)" % (
                        r, best[k]["runs"], low, high))
-    ir = {}
-    for k, runs in cg.items():
-        if len(runs) >= 2:
-            n1, n2 = sorted(runs)[:2]
-            ir[k] = (runs[n2] - runs[n1]) / (n2 - n1)
+    # Per call: the difference between two sizes of the same run, over the calls between them;
+    # with repeats, the median of the runs' figures (ir_runs keeps them all).
+    ir, ir_runs = {}, {}
+    for k, repeats in cg.items():
+        figures = []
+        for runs in repeats.values():
+            if len(runs) >= 2:
+                n1, n2 = sorted(runs)[:2]
+                figures.append((runs[n2] - runs[n1]) / (n2 - n1))
+        if figures:
+            ir[k] = statistics.median(figures)
+            ir_runs[k] = sorted(figures)
+
+    def spread(*keys):  # "; per call, median of 3 runs each: 174,1xx to 175,2xx, ..." or ""
+        parts = ["%s %s to %s" % (k, fmt(ir_runs[k][0]), fmt(ir_runs[k][-1]))
+                 for k in keys if len(ir_runs.get(k, [])) > 1]
+        if not parts:
+            return ""
+        return "; medians of %d runs each, which ranged: %s" % (
+            max(len(ir_runs[k]) for k in keys if k in ir_runs), ", ".join(parts))
     for k, label in (("mmc54", "Lua 5.4"), ("mmcjit", "LuaJIT")):
         if k in ir and "floor" in ir:
             r = ir[k] / ir["floor"]
@@ -252,7 +267,8 @@ def report(results_path):
     if "mmc54" in ir and "floor" in ir:
         r = ir["mmc54"] / ir["floor"]
         target("a single call (`set_webhook_status`, Lua 5.4) instructions/call <= 1.10x floor",
-               r <= 1.10, "%.3fx (%s vs %s)" % (r, fmt(ir["mmc54"]), fmt(ir["floor"])))
+               r <= 1.10, "%.3fx (%s vs %s%s)" % (r, fmt(ir["mmc54"]), fmt(ir["floor"]),
+                                                  spread("mmc54")))
     if "mmc54all" in ir and "mmc54" in ir:
         r = ir["mmc54all"] / ir["mmc54"]
         # Both figures: the whole call as a program makes it, and without the program's own
@@ -266,7 +282,8 @@ def report(results_path):
                                     fmt(mmc_part), mmc_part / ir["mmc54"]))
         target("`request_all` over 100 calls: instructions/call <= 1.10x a single "
                "`set_webhook_status` call's", r <= 1.10,
-               "%.3fx (%s vs %s%s)" % (r, fmt(ir["mmc54all"]), fmt(ir["mmc54"]), without_building))
+               "%.3fx (%s vs %s%s%s)" % (r, fmt(ir["mmc54all"]), fmt(ir["mmc54"]), without_building,
+                                         spread("mmc54all", "mmc54")))
     elif "cg_mmc54all" in many["missing"] and "mmc54" in ir:
         target("`request_all` over 100 calls: instructions/call <= 1.10x a single "
                "`set_webhook_status` call's", False,
@@ -551,10 +568,18 @@ def report(results_path):
     if ir:
         m("## Instructions per call (callgrind)")
         m("")
+        sizes = sorted(next(iter(next(iter(cg.values())).values())))
+        repeated = sorted(k for k, figures in ir_runs.items() if len(figures) > 1)
         m("`valgrind --tool=callgrind` over two runs of each client (%s calls); the difference "
           "divided by the difference in calls is the cost of one call, start-up excluded. The "
-          "whole process counts: Lua interpreter, mmc, libcurl, OpenSSL, libc." %
-          " and ".join(fmt(n) for n in sorted(next(iter(cg.values())))))
+          "whole process counts: Lua interpreter, mmc, libcurl, OpenSSL, libc.%s" % (
+              " and ".join(fmt(n) for n in sizes),
+              (" The counts vary by a few hundred instructions a call from run to run (the order "
+               "in which a batch's transfers end, TLS sessions resumed or not, the heap's "
+               "layout): %s were each measured %d times, and the table gives the median "
+               "(the targets below give the range)." % (
+                   ", ".join("`%s`" % k for k in repeated),
+                   max(len(ir_runs[k]) for k in repeated))) if repeated else ""))
         m("")
         table = ["| client | instructions/call | vs floor |", "|---|---:|---:|"]
         for key in ("floor", "mmc54", "mmcjit", "mmc54request", "mmc54hook", "mmc54all",
