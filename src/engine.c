@@ -430,7 +430,7 @@ static void keep_answer(run_state *run, batch_call *call, mmc_transport *slot) {
         result->body = NULL;
         body_length = headers_length = 0;
     }
-    call->answer_has_body = result->body != NULL;
+    call->answer_has_body = result->body != NULL && body_length > 0;
     call->answer_body_length = body_length;
     call->answer_headers_length = headers_length;
     result->body = NULL; /* its place in the block is set at the end of the run */
