@@ -32,6 +32,10 @@ static int reserve_one(mmc_owned_sockets *owned) {
     return 0;
 }
 
+int mmc_owned_sockets_reserve(mmc_owned_sockets *owned) {
+    return reserve_one(owned);
+}
+
 /* Opens the socket libcurl asks for, close-on-exec from the start: setting FD_CLOEXEC after
  * socket() would leave a moment in which another thread's fork and exec inherit it. Its
  * identity is noted (one fstat per connection, none per request), for a fork's child to tell

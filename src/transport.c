@@ -216,6 +216,11 @@ int mmc_transport_open(mmc_transport *transport, const mmc_transport_options *op
         mmc_buffer_append_string(problem, "libcurl could not create a handle");
         return -1;
     }
+    if (mmc_owned_sockets_reserve(&transport->sockets) != 0) {
+        mmc_buffer_append_string(problem, "out of memory");
+        mmc_transport_close(transport);
+        return -1;
+    }
     const char *refused = set_fixed_options(transport, options);
     if (refused == NULL)
         refused = set_proxy_options(transport, options);
@@ -263,6 +268,10 @@ int mmc_transport_open_like(mmc_transport *transport, const mmc_transport *model
     transport->easy = model->easy != NULL ? curl_easy_duphandle(model->easy) : NULL;
     if (transport->easy == NULL)
         return -1;
+    if (mmc_owned_sockets_reserve(&transport->sockets) != 0) {
+        mmc_transport_close(transport);
+        return -1;
+    }
     CURL *easy = transport->easy;
     if (curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transport->curl_error) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, transport) != CURLE_OK ||
