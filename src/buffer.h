@@ -41,7 +41,8 @@ int mmc_buffer_append_growing(mmc_buffer *buffer, const void *bytes, size_t leng
 static inline int mmc_buffer_append(mmc_buffer *buffer, const void *bytes, size_t length) {
     if (buffer->data == NULL || length >= buffer->capacity - buffer->length)
         return mmc_buffer_append_growing(buffer, bytes, length);
-    memcpy(buffer->data + buffer->length, bytes, length);
+    if (length > 0) /* `bytes` may be NULL when there are none */
+        memcpy(buffer->data + buffer->length, bytes, length);
     buffer->length += length;
     buffer->data[buffer->length] = '\0';
     return 0;
