@@ -63,14 +63,11 @@ int mmc_buffer_reserve(mmc_buffer *buffer, size_t extra) {
     return 0;
 }
 
+/* Once there is room, the inline append (buffer.h) does the rest. */
 int mmc_buffer_append_growing(mmc_buffer *buffer, const void *bytes, size_t length) {
     if (mmc_buffer_reserve(buffer, length) != 0)
         return -1;
-    if (length > 0)
-        memcpy(buffer->data + buffer->length, bytes, length);
-    buffer->length += length;
-    buffer->data[buffer->length] = '\0';
-    return 0;
+    return mmc_buffer_append(buffer, bytes, length);
 }
 
 int mmc_buffer_append_string(mmc_buffer *buffer, const char *text) {
