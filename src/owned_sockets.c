@@ -19,8 +19,8 @@ void mmc_owned_sockets_free(mmc_owned_sockets *owned) {
 }
 
 /* Makes room for one more socket before it is opened, so that a socket once open is always
- * on the list. */
-static int reserve_one(mmc_owned_sockets *owned) {
+ * on the list (owned_sockets.h). */
+int mmc_owned_sockets_reserve(mmc_owned_sockets *owned) {
     if (owned->count < owned->capacity)
         return 0;
     size_t capacity = owned->capacity ? owned->capacity * 2 : 4;
@@ -32,10 +32,6 @@ static int reserve_one(mmc_owned_sockets *owned) {
     return 0;
 }
 
-int mmc_owned_sockets_reserve(mmc_owned_sockets *owned) {
-    return reserve_one(owned);
-}
-
 /* Opens the socket libcurl asks for, close-on-exec from the start: setting FD_CLOEXEC after
  * socket() would leave a moment in which another thread's fork and exec inherit it. Its
  * identity is noted (one fstat per connection, none per request), for a fork's child to tell
@@ -44,7 +40,7 @@ curl_socket_t mmc_owned_sockets_open(void *data, curlsocktype purpose,
                                      struct curl_sockaddr *address) {
     mmc_owned_sockets *owned = data;
     (void)purpose;
-    if (reserve_one(owned) != 0)
+    if (mmc_owned_sockets_reserve(owned) != 0)
         return CURL_SOCKET_BAD;
 #ifdef SOCK_CLOEXEC
     curl_socket_t socket_fd =

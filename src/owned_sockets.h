@@ -36,9 +36,10 @@ typedef struct mmc_owned_sockets {
 
 void mmc_owned_sockets_init(mmc_owned_sockets *owned, mmc_memory *memory);
 
-/* Makes the list's room for its first sockets now, with the handle: whether and when a handle
- * opens a connection of its own depends on which connections libcurl lends it, and a handle's
- * memory should not (a warm client's count stays the same). 0, or -1 when out of memory. */
+/* Makes room for one more socket (the first 4 when the list is empty): before each socket is
+ * opened, and once when the handle is made, since whether and when a handle opens a connection
+ * of its own depends on which connections libcurl lends it, and a handle's memory should not
+ * (a warm client's count stays the same). 0, or -1 when out of memory. */
 int mmc_owned_sockets_reserve(mmc_owned_sockets *owned);
 
 /* Forgets every socket (they must be closed or disowned already) and frees the list. */
