@@ -246,7 +246,7 @@ def report(results_path):
             ir[k] = statistics.median(figures)
             ir_runs[k] = sorted(figures)
 
-    def spread(*keys):  # "; per call, median of 3 runs each: 174,1xx to 175,2xx, ..." or ""
+    def spread(*keys):  # "; medians of 3 runs each, which ranged: mmc54all A to B, ..." or ""
         parts = ["%s %s to %s" % (k, fmt(ir_runs[k][0]), fmt(ir_runs[k][-1]))
                  for k in keys if len(ir_runs.get(k, [])) > 1]
         if not parts:
